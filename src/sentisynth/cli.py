@@ -1,0 +1,131 @@
+"""The ``sentisynth`` command line.
+
+Heavy libraries are imported inside the commands, so ``sentisynth --help`` answers instantly.
+Every user-caused error is a :class:`~sentisynth.errors.SentiSynthError`: the CLI prints its one
+line to stderr and exits with status 2, without a traceback and without half-written output.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import ConfigError, SentiSynthError
+
+app = typer.Typer(
+    name="sentisynth",
+    help="Synthetic training data for low-resource text classification: generate, filter, and prove whether it helped.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+generate_app = typer.Typer(help="Generate synthetic labeled data with one generator.", no_args_is_help=True)
+app.add_typer(generate_app, name="generate")
+
+
+def _shipped_config(name: str) -> Path | None:
+    """``quick`` → the config that ships inside the package (``sentisynth/configs/quick.yaml``)."""
+    path = Path(__file__).parent / "configs" / f"{name}.yaml"
+    return path if path.exists() else None
+
+
+@app.command()
+def datasets(
+    name: Optional[str] = typer.Argument(None, help="Show one dataset (default: all built-in datasets)."),
+    data_dir: Optional[str] = typer.Option(None, help="SST-2 folder (overrides $SENTISYNTH_SST2_DIR)."),
+) -> None:
+    """List built-in datasets with their splits and per-class counts."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .data.builtin import BUILTIN_DATASETS, list_builtin, load_builtin
+
+    names = [name] if name else list_builtin()
+    table = Table(title="Built-in datasets (fixed splits; split seed 0)")
+    for col in ("name", "labels", "train", "dev", "test", "train counts per label", "source"):
+        table.add_column(col, overflow="fold")
+    for n in names:
+        sp = load_builtin(n, data_dir=data_dir if n.startswith("sst2") else None)
+        counts = sp.train.counts()
+        shown = ", ".join(f"{k}: {v}" for k, v in list(counts.items())[:6]) + (f", … ({len(counts)} labels)" if len(counts) > 6 else "")
+        table.add_row(
+            n, str(len(sp.label_set)), str(len(sp.train)), str(len(sp.dev)) if sp.dev else "-", str(len(sp.test)),
+            shown, BUILTIN_DATASETS[n].source,
+        )
+    Console().print(table)
+
+
+@app.command()
+def experiment(
+    config: str = typer.Argument(..., help="YAML experiment config, or the name of a shipped one (e.g. 'quick')."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: output_dir from the config, else runs/<name>)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Rerun cells that already have results."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Run an experiment grid (datasets x k x seeds x conditions x classifiers) and summarise it."""
+    from rich.console import Console
+
+    from .evaluation.config import load_experiment_config
+    from .evaluation.experiment import Experiment
+
+    path = Path(config)
+    if not path.exists() and _shipped_config(config):
+        path = _shipped_config(config)
+    cfg = load_experiment_config(path)
+    exp = Experiment(cfg, output_dir=out, overwrite=overwrite, progress=progress and sys.stderr.isatty())
+    exp.run()
+    root = Path(out or cfg.output_dir or Path("runs") / cfg.name)
+    Console().print((root / "summary.md").read_text())
+    Console().print(f"Results in {root}/ (summary.csv, summary.md, manifest.json, eval/)")
+
+
+@generate_app.command("eda")
+def generate_eda(
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory to write synthetic.jsonl and the manifest into."),
+    n: int = typer.Option(..., "-n", "--n", help="Number of synthetic records (balanced across labels)."),
+    dataset: Optional[str] = typer.Option(None, help="Built-in dataset to draw the seed set from (e.g. sst2)."),
+    data: Optional[Path] = typer.Option(None, help="Your own labeled file (CSV/TSV/JSONL/Parquet) used as the seed set."),
+    text_column: str = typer.Option("text", help="Text column of --data."),
+    label_column: str = typer.Option("label", help="Label column of --data."),
+    labels: Optional[str] = typer.Option(None, help="Comma-separated label names (fixes order; integer labels in --data are ids into it)."),
+    encoding: str = typer.Option("utf-8", help="Text encoding of --data."),
+    format: Optional[str] = typer.Option(None, "--format", help="Format of --data: csv, tsv, jsonl or parquet (default: from the extension)."),
+    k: Optional[int] = typer.Option(None, help="Draw k examples per class as the seed set (default: all of --data; required with --dataset)."),
+    seed: int = typer.Option(0, help="The one seed: subset choice and augmentation."),
+    alpha: float = typer.Option(0.1, help="EDA alpha for all four operations (Wei & Zou 2019)."),
+) -> None:
+    """Augment a seed set with EDA (synonym replacement, random insertion, swap, deletion)."""
+    from .data import load_file, load_splits, subsample_per_class
+    from .generators.base import make_generator
+    from .pipeline import write_generation_run
+
+    if (dataset is None) == (data is None):
+        raise ConfigError("pass exactly one of --dataset NAME or --data FILE as the seed set.")
+    if dataset is not None:
+        if k is None:
+            raise ConfigError("--dataset needs --k (examples per class to draw as the seed set).")
+        seed_set = subsample_per_class(load_splits(dataset).train, k, seed)
+    else:
+        label_list = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
+        seed_set = load_file(data, text_column=text_column, label_column=label_column, labels=label_list, encoding=encoding, format=format)
+        if k is not None:
+            seed_set = subsample_per_class(seed_set, k, seed)
+    gen = make_generator("eda", alpha_sr=alpha, alpha_ri=alpha, alpha_rs=alpha, p_rd=alpha, random_state=seed)
+    path = write_generation_run(out, gen, seed_set, n, seed=seed, source=dataset or str(data))
+    typer.echo(f"wrote {n} records to {path}")
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit status 2 (no traceback)."""
+    try:
+        app()
+    except SentiSynthError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""Classifiers the harness trains on real (+ synthetic) data.
+
+Four strengths, cheapest first:
+
+* ``tfidf-lr`` — TF-IDF n-grams + logistic regression. Text only. A floor that needs no model.
+* ``embedding-lr`` — logistic regression on frozen sentence embeddings (MiniLM by default). Accepts
+  text *and* embedding-only examples (the GAN emits embeddings in the encoder's space).
+* ``setfit`` — SetFit: contrastive fine-tuning of the encoder on pairs, then a LR head. The strong
+  few-shot classifier; minutes per cell on CPU.
+* ``finetune`` — end-to-end fine-tuning of a small transformer with a classification head. Slowest;
+  optional in a grid.
+
+All share one protocol: ``fit(examples) -> self``, ``predict(examples) -> list[label]``, and the class
+attribute ``accepts`` saying which example kinds they can train on.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..records import Example
+
+CLASSIFIERS: dict[str, type["Classifier"]] = {}
+
+
+def register_classifier(name: str):
+    def deco(cls):
+        cls.name = name
+        CLASSIFIERS[name] = cls
+        return cls
+
+    return deco
+
+
+class Classifier:
+    name: ClassVar[str] = "base"
+    accepts: ClassVar[frozenset[str]] = frozenset({"text"})
+
+    def get_params(self) -> dict[str, Any]:
+        sig = inspect.signature(type(self).__init__)
+        out = {}
+        for p in sig.parameters:
+            if p == "self":
+                continue
+            v = getattr(self, p)
+            out[p] = getattr(v, "name", v) if not isinstance(v, (str, int, float, bool, type(None), list, dict)) else v
+        return out
+
+    def fit(self, examples: Sequence[Example]) -> "Classifier":  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def predict(self, examples: Sequence[Example]) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_kinds(self, examples: Sequence[Example]) -> None:
+        if "embedding" not in self.accepts and any(e.text is None for e in examples):
+            raise ConfigError(
+                f"classifier {self.name!r} trains on text only, but some examples carry only an embedding; "
+                f"fix: use classifier 'embedding-lr' for embedding generators (e.g. the GAN)."
+            )
+
+    @staticmethod
+    def _labels(examples: Sequence[Example]) -> list[str]:
+        return [e.label for e in examples]
+
+
+def make_classifier(name: str, **params: Any) -> Classifier:
+    if name not in CLASSIFIERS:
+        raise ConfigError(f"Unknown classifier {name!r}; expected one of {sorted(CLASSIFIERS)}.")
+    cls = CLASSIFIERS[name]
+    allowed = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    unknown = set(params) - allowed
+    if unknown:
+        raise ConfigError(f"Unknown parameter(s) {sorted(unknown)} for classifier {name!r}; expected some of {sorted(allowed)}.")
+    return cls(**params)
+
+
+def _logreg(C: float, max_iter: int, class_weight: Any, random_state: int):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=C, max_iter=max_iter, class_weight=class_weight, random_state=random_state)
+
+
+@register_classifier("tfidf-lr")
+class TfidfLogisticRegression(Classifier):
+    """Word 1-2-grams with sublinear TF, then L2 logistic regression."""
+
+    def __init__(self, C: float = 10.0, ngram_max: int = 2, max_iter: int = 2000, class_weight: Any = None, random_state: int = 0):
+        self.C = C
+        self.ngram_max = ngram_max
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def fit(self, examples):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self._check_kinds(examples)
+        self.vectorizer_ = TfidfVectorizer(ngram_range=(1, self.ngram_max), sublinear_tf=True, min_df=1)
+        X = self.vectorizer_.fit_transform([e.text for e in examples])
+        self.model_ = _logreg(self.C, self.max_iter, self.class_weight, self.random_state).fit(X, self._labels(examples))
+        return self
+
+    def predict(self, examples):
+        return list(self.model_.predict(self.vectorizer_.transform([e.text for e in examples])))
+
+
+@register_classifier("embedding-lr")
+class EmbeddingLogisticRegression(Classifier):
+    """Logistic regression on frozen sentence embeddings.
+
+    ``encoder`` is a model name (see :mod:`sentisynth.backends.encoders`) or a ready
+    :class:`~sentisynth.backends.encoders.SentenceEncoder` shared across grid cells so its cache and
+    memo are reused.
+    """
+
+    accepts = frozenset({"text", "embedding"})
+
+    def __init__(self, encoder: Any = "all-MiniLM-L6-v2", C: float = 1.0, max_iter: int = 2000, class_weight: Any = None, random_state: int = 0):
+        self.encoder = encoder
+        self.C = C
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def _encoder(self):
+        from ..backends.encoders import SentenceEncoder
+
+        if not hasattr(self, "encoder_"):
+            self.encoder_ = self.encoder if isinstance(self.encoder, SentenceEncoder) else SentenceEncoder(self.encoder)
+        return self.encoder_
+
+    def embed(self, examples: Sequence[Example]) -> np.ndarray:
+        """Embeddings for examples: given vectors are used as they are, texts are encoded."""
+        enc = self._encoder()
+        text_idx = [i for i, e in enumerate(examples) if e.embedding is None]
+        text_vecs = enc.encode([examples[i].text for i in text_idx]) if text_idx else None
+        dim = text_vecs.shape[1] if text_vecs is not None else len(next(e for e in examples if e.embedding is not None).embedding)
+        X = np.zeros((len(examples), dim), dtype=np.float32)
+        if text_vecs is not None:
+            X[text_idx] = text_vecs
+        for i, e in enumerate(examples):
+            if e.embedding is not None:
+                if len(e.embedding) != dim:
+                    raise ConfigError(
+                        f"an embedding example has dimension {len(e.embedding)}; expected {dim} "
+                        f"(the space of encoder {enc.name!r}); fix: generate embeddings with the same encoder."
+                    )
+                X[i] = e.embedding
+        return X
+
+    def fit(self, examples):
+        self.model_ = _logreg(self.C, self.max_iter, self.class_weight, self.random_state).fit(
+            self.embed(examples), self._labels(examples)
+        )
+        return self
+
+    def predict(self, examples):
+        return list(self.model_.predict(self.embed(examples)))
+
+
+@register_classifier("setfit")
+class SetFitClassifier(Classifier):
+    """SetFit (Tunstall et al. 2022): contrastive pair fine-tuning of the encoder, then a LR head."""
+
+    def __init__(self, encoder: Any = "all-MiniLM-L6-v2", num_iterations: int = 20, num_epochs: int = 1, batch_size: int = 16, max_length: int = 64, random_state: int = 0):
+        self.encoder = encoder
+        self.num_iterations = num_iterations
+        self.num_epochs = num_epochs
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.random_state = random_state
+
+    def fit(self, examples):
+        import os
+        import tempfile
+
+        from ..backends.encoders import resolve_encoder_path
+
+        self._check_kinds(examples)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from datasets import Dataset
+        from setfit import SetFitModel, Trainer, TrainingArguments
+
+        name = getattr(self.encoder, "model", self.encoder)
+        self.model_ = SetFitModel.from_pretrained(resolve_encoder_path(name), device="cpu")
+        self.workdir_ = tempfile.mkdtemp(prefix="sentisynth-setfit-")  # SetFit writes checkpoints; keep them out of cwd
+        args = TrainingArguments(
+            output_dir=self.workdir_,
+            save_strategy="no",
+            logging_strategy="no",
+            batch_size=self.batch_size,
+            num_epochs=self.num_epochs,
+            num_iterations=self.num_iterations,
+            max_length=self.max_length,
+            seed=self.random_state,
+            report_to="none",
+            show_progress_bar=False,
+        )
+        train = Dataset.from_dict({"text": [e.text for e in examples], "label": self._labels(examples)})
+        Trainer(model=self.model_, args=args, train_dataset=train).train()
+        return self
+
+    def predict(self, examples):
+        return [str(p) for p in self.model_.predict([e.text for e in examples], batch_size=64, as_numpy=True)]
+
+
+@register_classifier("finetune")
+class FineTuneClassifier(Classifier):
+    """End-to-end fine-tuning of a small encoder with a linear head (plain PyTorch loop)."""
+
+    def __init__(self, encoder: Any = "all-MiniLM-L6-v2", epochs: int = 10, learning_rate: float = 5e-5, batch_size: int = 16, max_length: int = 64, random_state: int = 0):
+        self.encoder = encoder
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.random_state = random_state
+
+    def fit(self, examples):
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from ..backends.encoders import resolve_encoder_path
+
+        self._check_kinds(examples)
+        torch.manual_seed(self.random_state)
+        path = resolve_encoder_path(getattr(self.encoder, "model", self.encoder))
+        self.classes_ = sorted(set(self._labels(examples)))
+        self.tokenizer_ = AutoTokenizer.from_pretrained(path)
+        self.model_ = AutoModelForSequenceClassification.from_pretrained(path, num_labels=len(self.classes_))
+        y = torch.tensor([self.classes_.index(lab) for lab in self._labels(examples)])
+        texts = [e.text for e in examples]
+        opt = torch.optim.AdamW(self.model_.parameters(), lr=self.learning_rate)
+        gen = torch.Generator().manual_seed(self.random_state)
+        self.model_.train()
+        for _ in range(self.epochs):
+            for idx in torch.randperm(len(texts), generator=gen).split(self.batch_size):
+                batch = self.tokenizer_([texts[i] for i in idx], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+                loss = self.model_(**batch, labels=y[idx]).loss
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        self.model_.eval()
+        return self
+
+    def predict(self, examples):
+        import torch
+
+        texts = [e.text for e in examples]
+        out: list[str] = []
+        with torch.no_grad():
+            for start in range(0, len(texts), 64):
+                batch = self.tokenizer_(texts[start : start + 64], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+                out.extend(self.classes_[i] for i in self.model_(**batch).logits.argmax(-1).tolist())
+        return out
+
+
+def evaluate_predictions(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1 and per-class F1 (percentages)."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    per_class = f1_score(y_true, y_pred, labels=list(labels), average=None, zero_division=0)
+    return {
+        "accuracy": 100.0 * accuracy_score(y_true, y_pred),
+        "macro_f1": 100.0 * f1_score(y_true, y_pred, labels=list(labels), average="macro", zero_division=0),
+        "per_class_f1": {lab: 100.0 * float(f) for lab, f in zip(labels, per_class)},
+    }

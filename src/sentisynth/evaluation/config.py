@@ -1,0 +1,190 @@
+"""Typed experiment configuration (YAML in, YAML out).
+
+``extra="forbid"`` everywhere: a misspelt key is an error naming the key, not a silently ignored
+setting that makes a run mean something other than what its author thought.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetConfig(_Strict):
+    """A built-in dataset by name, or files of the user's own (train and test)."""
+
+    name: str
+    train: str | None = None
+    test: str | None = None
+    data_dir: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    labels: list[str] | None = None
+    label_descriptions: dict[str, str] | None = None
+
+
+class ClassifierConfig(_Strict):
+    name: str
+    type: str | None = None  # registry name; defaults to ``name``
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.type or self.name
+
+
+class ConditionConfig(_Strict):
+    """One training condition.
+
+    * ``real`` — the k-per-class real subset only (the baseline every test is paired against);
+    * ``augment`` — real + ``ratio`` x |real| synthetic records from ``generator``, one cell per ratio;
+    * ``synthetic_only`` — only the synthetic records (``ratio`` x |real| of them);
+    * ``ceiling`` — the whole training pool (seed- and k-independent; trained once).
+    """
+
+    name: str
+    kind: Literal["real", "augment", "synthetic_only", "ceiling"]
+    generator: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    ratios: list[float] = Field(default_factory=lambda: [1.0])
+
+    @model_validator(mode="after")
+    def _generator_needed(self) -> "ConditionConfig":
+        if self.kind in ("augment", "synthetic_only") and not self.generator:
+            raise ValueError(f"condition {self.name!r} of kind {self.kind!r} needs a 'generator'")
+        if self.kind in ("real", "ceiling") and self.generator:
+            raise ValueError(f"condition {self.name!r} of kind {self.kind!r} takes no 'generator'")
+        if any(r <= 0 for r in self.ratios):
+            raise ValueError(f"condition {self.name!r}: ratios must be > 0; got {self.ratios}")
+        return self
+
+
+class ExperimentConfig(_Strict):
+    name: str
+    datasets: list[DatasetConfig] = Field(min_length=1)
+    k: list[int]
+    seeds: list[int]
+    classifiers: list[ClassifierConfig] = Field(min_length=1)
+    conditions: list[ConditionConfig]
+    output_dir: str | None = None
+
+    @field_validator("k")
+    @classmethod
+    def _positive_k(cls, v: list[int]) -> list[int]:
+        if not v or any(x < 1 for x in v):
+            raise ValueError(f"k must be a non-empty list of ints >= 1; got {v}")
+        return v
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seed_range(cls, v: Any) -> Any:
+        """``seeds: 10`` means seeds 0..9."""
+        if isinstance(v, bool):
+            raise ValueError(f"seeds must be a count >= 1 or a non-empty list of ints; got {v}")
+        if isinstance(v, int):
+            if v < 1:
+                raise ValueError(f"seeds must be a count >= 1 or a non-empty list of ints; got {v}")
+            return list(range(v))
+        if isinstance(v, list) and not v:
+            raise ValueError("seeds must be a count >= 1 or a non-empty list of ints; got []")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "ExperimentConfig":
+        for what, items in (("condition", self.conditions), ("classifier", self.classifiers), ("dataset", self.datasets)):
+            names = [i.name for i in items]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"{what} names must be unique; repeated: {dup}")
+        if not any(c.kind == "real" for c in self.conditions):
+            raise ValueError("conditions must include one of kind 'real' (the baseline for paired tests)")
+        return self
+
+
+def load_experiment_config(path: str | Path) -> ExperimentConfig:
+    """Parse and validate a YAML experiment config with one-line errors."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found; fix: check the path.")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory; expected a YAML config file; fix: point at a file inside it.")
+    text = ""
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = yaml.load(text, Loader=_unique_key_loader())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        if mark is not None:
+            where = f"line {mark.line + 1}"
+        elif isinstance(getattr(e, "position", None), int):  # yaml.reader.ReaderError (bad characters)
+            where = f"line {text.count(chr(10), 0, e.position) + 1}"
+        else:
+            where = "somewhere"
+        problem = getattr(e, "problem", None) or getattr(e, "reason", None) or str(e)
+        if isinstance(e, yaml.reader.ReaderError):
+            problem = f"unacceptable character #x{e.character:04x}: {e.reason}" if isinstance(e.character, int) else e.reason
+        problem = " ".join(str(problem).split())
+        fix = "keep one of the repeated keys" if problem.startswith("duplicate key") else "check indentation and quoting"
+        raise ConfigError(f"{path}: {where}: not valid YAML ({problem}); fix: {fix}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; expected a YAML file; fix: re-save it as UTF-8.") from None
+    if raw is None:
+        raise ConfigError(
+            f"{path}: the config is empty; expected a YAML mapping with name, datasets, k, seeds, classifiers "
+            f"and conditions; fix: start from a shipped config (sentisynth/configs/quick.yaml)."
+        )
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: expected a YAML mapping (key: value lines) at the top level; got a {type(raw).__name__}; "
+            f"fix: start from a shipped config (sentisynth/configs/quick.yaml)."
+        )
+    return parse_experiment_config(raw, source=str(path))
+
+
+def _unique_key_loader() -> type:
+    """A safe YAML loader that rejects a key repeated in one mapping (PyYAML keeps the last silently)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                seen: set[Any] = set()
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=deep)
+                    try:
+                        repeated = key in seen
+                    except TypeError:  # unhashable key: let the base class report it
+                        continue
+                    if repeated:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"duplicate key {key!r} (a repeated key silently replaces the first)",
+                            key_node.start_mark,
+                        )
+                    seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
+def parse_experiment_config(raw: dict[str, Any], source: str = "config") -> ExperimentConfig:
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check spelling)"
+        raise ConfigError(f"{source}: {loc}: {msg}.") from None

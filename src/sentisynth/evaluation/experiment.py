@@ -1,0 +1,326 @@
+"""The experiment grid: datasets x k x seeds x conditions x classifiers, one result file per cell.
+
+Shaped after SetFit's few-shot loop: every cell writes ``results.json`` atomically, and a rerun
+skips cells whose result exists *for the same cell config* (so editing a condition's parameters
+reruns exactly the cells it affects, never serves stale numbers). ``overwrite=True`` reruns all.
+Synthetic data for (dataset, k, seed, condition) is generated once at the largest ratio and saved;
+smaller ratios take a per-label prefix of it, so ratios are nested and comparisons are paired.
+
+Layout under the run directory::
+
+    config.yaml  manifest.json  summary.csv  summary.md
+    synthetic/<dataset>/k<k>/seed<seed>/<condition>.jsonl
+    eval/<dataset>/<classifier>/k<k>/seed<seed>/<condition>@<ratio>.json
+    eval/<dataset>/<classifier>/ceiling.json
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..data import DatasetSplits, load_splits, subsample_per_class
+from ..errors import DataError
+from ..records import Example, SyntheticExample
+from ..store import RunDir, config_hash, read_json, write_atomic, write_json
+from .classifiers import evaluate_predictions, make_classifier
+from .config import ClassifierConfig, ConditionConfig, ExperimentConfig
+from .stats import summarize, summary_markdown
+
+
+@dataclass(frozen=True)
+class Cell:
+    dataset: str
+    classifier: str
+    condition: str
+    kind: str
+    k: int | None = None
+    seed: int | None = None
+    ratio: float | None = None
+
+    def path(self, root: Path) -> Path:
+        base = root / "eval" / self.dataset / self.classifier
+        if self.kind == "ceiling":
+            return base / "ceiling.json"
+        tag = self.condition if self.kind == "real" else f"{self.condition}@{self.ratio:g}"
+        return base / f"k{self.k}" / f"seed{self.seed}" / f"{tag}.json"
+
+
+def _synthetic_path(root: Path, dataset: str, k: int, seed: int, condition: str) -> Path:
+    return root / "synthetic" / dataset / f"k{k}" / f"seed{seed}" / f"{condition}.jsonl"
+
+
+class Experiment:
+    """Run (or resume) an experiment grid described by an :class:`ExperimentConfig`."""
+
+    def __init__(self, config: ExperimentConfig, output_dir: str | Path | None = None, overwrite: bool = False, progress: bool = True):
+        self.config = config
+        self.output_dir = output_dir
+        self.overwrite = overwrite
+        self.progress = progress
+
+    # -- planning -----------------------------------------------------------------------------
+
+    def cells(self) -> list[Cell]:
+        c = self.config
+        out: list[Cell] = []
+        for ds in c.datasets:
+            for clf in c.classifiers:
+                for cond in c.conditions:
+                    if cond.kind == "ceiling":
+                        out.append(Cell(ds.name, clf.name, cond.name, cond.kind))
+                        continue
+                    for k in c.k:
+                        for seed in c.seeds:
+                            ratios = [None] if cond.kind == "real" else cond.ratios
+                            out.extend(Cell(ds.name, clf.name, cond.name, cond.kind, k, seed, r) for r in ratios)
+        return out
+
+    def _cell_config(self, cell: Cell, clf: ClassifierConfig, cond: ConditionConfig) -> dict[str, Any]:
+        ds = next(d for d in self.config.datasets if d.name == cell.dataset)
+        return {
+            "dataset": ds.model_dump(),
+            "classifier": clf.model_dump(),
+            "condition": cond.model_dump(exclude={"ratios"}),
+            "k": cell.k,
+            "seed": cell.seed,
+            "ratio": cell.ratio,
+        }
+
+    # -- running ------------------------------------------------------------------------------
+
+    def run(self) -> Any:
+        import yaml
+
+        c = self.config
+        root = Path(self.output_dir or c.output_dir or Path("runs") / c.name)
+        t0 = time.perf_counter()
+        # Everything that can fail on bad input is checked before the run directory is touched.
+        splits = {d.name: load_splits(**d.model_dump()) for d in c.datasets}
+        for sp in splits.values():
+            self._check_k(sp)
+        encoders = self._shared_encoders()
+        for cond in c.conditions:
+            if cond.generator:
+                from ..generators.base import make_generator
+
+                make_generator(cond.generator, **cond.params)  # unknown generator / parameter → clear error
+        run = RunDir(root).create()
+        write_atomic(run.file("config.yaml"), yaml.safe_dump(c.model_dump(), sort_keys=False))
+        run.write_manifest(
+            command="experiment",
+            status="running",
+            config=c.model_dump(),
+            config_hash=config_hash(c.model_dump()),
+            seeds=c.seeds,
+            datasets={n: sp.summary() for n, sp in splits.items()},
+            models={n: e.identity() for n, e in encoders.items()},
+        )
+
+        cells = self.cells()
+        clfs = {x.name: x for x in c.classifiers}
+        conds = {x.name: x for x in c.conditions}
+        tests = {n: sp.test.examples() for n, sp in splits.items()}
+        done = skipped = 0
+        timings: dict[str, float] = {}
+        with self._progress_bar() as bar:
+            task = bar.add_task("experiment", total=len(cells))
+            for cell in cells:
+                clf_cfg, cond = clfs[cell.classifier], conds[cell.condition]
+                cfg = self._cell_config(cell, clf_cfg, cond)
+                path = cell.path(root)
+                if not self.overwrite and path.exists() and read_json(path).get("cell_config_hash") == config_hash(cfg):
+                    skipped += 1
+                    bar.advance(task)
+                    continue
+                bar.update(task, description=f"{cell.dataset} {cell.classifier} k={cell.k} seed={cell.seed} {cell.condition}")
+                t = time.perf_counter()
+                train = self._training_set(root, splits[cell.dataset], cell, cond)
+                classifier = make_classifier(clf_cfg.kind, **self._classifier_params(clf_cfg, cell, encoders))
+                classifier.fit(train)
+                pred = classifier.predict(tests[cell.dataset])
+                metrics = evaluate_predictions([e.label for e in tests[cell.dataset]], pred, splits[cell.dataset].label_set.names)
+                elapsed = time.perf_counter() - t
+                timings[cell.kind] = timings.get(cell.kind, 0.0) + elapsed
+                n_syn = sum(isinstance(e, SyntheticExample) for e in train)
+                write_json(path, {
+                    **{f: getattr(cell, f) for f in ("dataset", "classifier", "condition", "kind", "k", "seed", "ratio")},
+                    **metrics,
+                    "n_train": len(train), "n_real": len(train) - n_syn, "n_synthetic": n_syn,
+                    "seconds": round(elapsed, 3),
+                    "cell_config": cfg, "cell_config_hash": config_hash(cfg),
+                    "predictions": [splits[cell.dataset].label_set.index(p) for p in pred],
+                })
+                done += 1
+                bar.advance(task)
+
+        summary = self.summarize(root)
+        run.write_manifest(
+            status="complete",
+            cells={"total": len(cells), "run": done, "skipped": skipped},
+            seconds_total=round(time.perf_counter() - t0, 2),
+            seconds_by_kind={k: round(v, 2) for k, v in timings.items()},
+            embeddings_computed={n: getattr(e, "n_encoded_", 0) for n, e in encoders.items()},
+        )
+        return summary
+
+    def summarize(self, root: Path):
+        rows = []
+        for path in sorted((root / "eval").rglob("*.json")):
+            r = read_json(path)
+            rows.append({k: v for k, v in r.items() if k not in ("predictions", "cell_config", "per_class_f1")})
+        # Only cells of the current config count (a run dir may hold results of removed conditions).
+        wanted = {(c.dataset, c.classifier, c.condition, c.k, c.seed, c.ratio) for c in self.cells()}
+        rows = [r for r in rows if (r["dataset"], r["classifier"], r["condition"], r.get("k"), r.get("seed"), r.get("ratio")) in wanted]
+        summary = self._in_config_order(summarize(rows))
+        write_atomic(root / "summary.csv", summary.to_csv(index=False))
+        write_atomic(root / "summary.md", summary_markdown(summary))
+        return summary
+
+    def _in_config_order(self, summary):
+        """Rows in the order the config lists datasets, classifiers, k, conditions, then ratio."""
+        if summary.empty:
+            return summary
+        c = self.config
+        rank = {
+            "dataset": {d.name: i for i, d in enumerate(c.datasets)},
+            "classifier": {x.name: i for i, x in enumerate(c.classifiers)},
+            "condition": {x.name: i for i, x in enumerate(c.conditions)},
+        }
+        keys = summary.assign(
+            _d=summary["dataset"].map(rank["dataset"]),
+            _c=summary["classifier"].map(rank["classifier"]),
+            _k=summary["k"].fillna(float("inf")),
+            _n=summary["condition"].map(rank["condition"]),
+            _r=summary["ratio"].fillna(0),
+        )
+        order = keys.sort_values(["_d", "_c", "_k", "_n", "_r"], kind="stable").index
+        return summary.loc[order].reset_index(drop=True)
+
+    # -- pieces -------------------------------------------------------------------------------
+
+    def _progress_bar(self) -> Any:
+        return progress_bar(self.progress)
+
+    def _check_k(self, sp: DatasetSplits) -> None:
+        counts = sp.train.counts()
+        small = {lab: n for lab, n in counts.items() if n < max(self.config.k)}
+        if small:
+            lab, n = min(small.items(), key=lambda kv: kv[1])
+            raise DataError(
+                f"{sp.name} train: class {lab!r} has {n} examples; expected at least k={max(self.config.k)} per class; "
+                f"fix: lower k or add examples of {lab!r}."
+            )
+
+    def _shared_encoders(self) -> dict[str, Any]:
+        """One encoder object per encoder name, shared by all cells (cache and memo reuse)."""
+        from .classifiers import CLASSIFIERS
+
+        names = set()
+        for clf in self.config.classifiers:
+            cls = CLASSIFIERS.get(clf.kind)
+            if cls is None:
+                make_classifier(clf.kind)  # raises the clear unknown-classifier error
+            if "embedding" in cls.accepts:  # frozen-encoder classifiers share one cached encoder
+                names.add(clf.params.get("encoder", "all-MiniLM-L6-v2"))
+        if not names:
+            return {}
+        from ..backends.encoders import SentenceEncoder
+
+        return {n: SentenceEncoder(n) for n in sorted(names)}
+
+    def _classifier_params(self, clf: ClassifierConfig, cell: Cell, encoders: dict[str, Any]) -> dict[str, Any]:
+        params = dict(clf.params)
+        from .classifiers import CLASSIFIERS
+
+        cls = CLASSIFIERS[clf.kind]
+        if "embedding" in cls.accepts:
+            params["encoder"] = encoders[params.get("encoder", "all-MiniLM-L6-v2")]
+        params.setdefault("random_state", cell.seed or 0)
+        return params
+
+    def _training_set(self, root: Path, sp: DatasetSplits, cell: Cell, cond: ConditionConfig) -> list[Example]:
+        if cell.kind == "ceiling":
+            return sp.train.examples()
+        real = subsample_per_class(sp.train, cell.k, cell.seed).examples()
+        if cell.kind == "real":
+            return real
+        synthetic = self._synthetic(root, real, cell, cond)
+        n_per_label = math.ceil(cell.ratio * len(real) / len(sp.label_set))
+        chosen = _per_label_prefix(synthetic, n_per_label)
+        return chosen if cell.kind == "synthetic_only" else real + chosen
+
+    def _synthetic(self, root: Path, real: list[Example], cell: Cell, cond: ConditionConfig) -> list[SyntheticExample]:
+        """Synthetic records for (dataset, k, seed, condition): generated once, then read back."""
+        from ..generators.base import make_generator
+        from ..store import append_jsonl, read_jsonl
+
+        path = _synthetic_path(root, cell.dataset, cell.k, cell.seed, cond.name)
+        n_labels = len({e.label for e in real})
+        n = math.ceil(max(cond.ratios) * len(real) / n_labels) * n_labels
+        meta_path = path.with_suffix(".meta.json")
+        key = config_hash({"condition": cond.model_dump(exclude={"ratios"}), "n": n, "real": [e.to_dict() for e in real]})
+        if not self.overwrite and path.exists() and meta_path.exists() and read_json(meta_path).get("key") == key:
+            return [SyntheticExample.from_dict(r) for r in read_jsonl(path)]
+        # One generator object per condition, refitted per (dataset, k, seed): generators keep
+        # seed-independent resources (WordNet, loaded models) across refits.
+        generators: dict[str, Any] = self.__dict__.setdefault("generators_", {})
+        if cond.name not in generators:
+            generators[cond.name] = make_generator(cond.generator, **cond.params)
+        gen = generators[cond.name]
+        if "random_state" in gen.get_params() and "random_state" not in cond.params:
+            gen.random_state = cell.seed
+        gen.fit(real)
+        records: list[SyntheticExample] = []
+        for batch in gen.generate(n):
+            records.extend(batch)
+        tmp = path.with_suffix(".jsonl.partial")
+        tmp.unlink(missing_ok=True)
+        append_jsonl(tmp, (r.to_dict() for r in records))
+        tmp.replace(path)
+        write_json(meta_path, {"key": key, "n": len(records), "generator": cond.generator, "params": gen.get_params()})
+        return records
+
+
+def _per_label_prefix(records: list[SyntheticExample], n_per_label: int) -> list[SyntheticExample]:
+    """The first ``n_per_label`` records of each label, in stream order (keeps ratios nested)."""
+    taken: dict[str, int] = {}
+    out = []
+    for r in records:
+        if taken.get(r.label, 0) < n_per_label:
+            taken[r.label] = taken.get(r.label, 0) + 1
+            out.append(r)
+    return out
+
+
+def _null_progress():
+    class _Bar:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+        def add_task(self, *a, **k):
+            return 0
+
+        def advance(self, *a, **k):
+            pass
+
+        def update(self, *a, **k):
+            pass
+
+    return _Bar()
+
+
+def progress_bar(enabled: bool) -> Any:
+    """A rich progress bar, or a do-nothing stand-in when progress is off (tests, CI logs)."""
+    if not enabled:
+        return _null_progress()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+

@@ -1,0 +1,73 @@
+"""The generator protocol and registry.
+
+A generator's ``__init__`` only stores keyword arguments (scikit-learn style); ``fit(seed)`` learns
+or caches whatever it needs from the real seed examples and returns ``self``; ``generate(n)``
+yields *batches* (lists) of :class:`~sentisynth.records.SyntheticExample` totalling exactly ``n``
+records, balanced across labels unless ``labels`` restricts them. Capabilities are class
+attributes (``produces``), never checks of class names.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar, Iterator, Sequence
+
+from ..errors import ConfigError
+from ..records import Example, SyntheticExample
+
+GENERATORS: dict[str, type["Generator"]] = {}
+
+
+def register_generator(name: str):
+    """Class decorator: make a generator reachable by ``name`` from configs and the CLI."""
+
+    def deco(cls: type["Generator"]) -> type["Generator"]:
+        cls.name = name
+        GENERATORS[name] = cls
+        return cls
+
+    return deco
+
+
+class Generator:
+    """Base class: parameter handling shared by all generators."""
+
+    name: ClassVar[str] = "base"
+    produces: ClassVar[str] = "text"  # "text" or "embedding"
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters as stored (the config that reproduces this generator)."""
+        sig = inspect.signature(type(self).__init__)
+        return {p: getattr(self, p) for p in sig.parameters if p != "self"}
+
+    def fit(self, seed_examples: Sequence[Example]) -> "Generator":  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def generate(self, n: int, labels: Sequence[str] | None = None) -> Iterator[list[SyntheticExample]]:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "labels_"):
+            raise ConfigError(f"{type(self).__name__} is not fitted; call fit(seed_examples) before generate(n).")
+
+
+def balanced_quota(n: int, labels: Sequence[str]) -> dict[str, int]:
+    """Split ``n`` records across ``labels`` as evenly as possible (earlier labels get the remainder)."""
+    base, extra = divmod(n, len(labels))
+    return {lab: base + (1 if i < extra else 0) for i, lab in enumerate(labels)}
+
+
+def make_generator(name: str, **params: Any) -> Generator:
+    """Instantiate a registered generator by name, with a clear error for unknown names/params."""
+    from . import eda  # noqa: F401  (registers built-in generators)
+
+    if name not in GENERATORS:
+        raise ConfigError(f"Unknown generator {name!r}; expected one of {sorted(GENERATORS)}.")
+    cls = GENERATORS[name]
+    allowed = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    unknown = set(params) - allowed
+    if unknown:
+        raise ConfigError(
+            f"Unknown parameter(s) {sorted(unknown)} for generator {name!r}; expected some of {sorted(allowed)}."
+        )
+    return cls(**params)

@@ -1,0 +1,191 @@
+"""Run directories: atomic files, append-only JSONL, and the manifest that makes figures reproducible.
+
+Two write disciplines, chosen so a crash (even ``kill -9``) never leaves a corrupt file:
+
+* whole files (results, summaries, manifest) are written to a temporary sibling, fsynced, and
+  renamed into place — readers see the old or the new file, never half of one;
+* record streams (``synthetic.jsonl``) are appended in batches and fsynced; on reopen, a trailing
+  partial line (the only damage a crash can do to an append) is cut off before appending again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from . import __version__
+from .errors import SentiSynthError
+
+TRACKED_LIBRARIES = (
+    "numpy", "pandas", "pyarrow", "scikit-learn", "scipy", "torch", "transformers",
+    "sentence-transformers", "setfit", "nltk", "pydantic", "typer",
+)
+
+
+class OutputError(SentiSynthError, OSError):
+    """The output directory cannot be created or written."""
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=_json_default)
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers never observe a partial file."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise OutputError(
+            f"{path}: cannot write ({e.strerror or e}); expected a writable output directory; "
+            f"fix: choose another --out or free disk space."
+        ) from None
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    write_atomic(path, json.dumps(obj, ensure_ascii=False, indent=2, default=_json_default) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def repair_jsonl(path: str | Path) -> int:
+    """Cut a trailing partial line left by a crash; returns the number of bytes removed."""
+    path = Path(path)
+    if not path.exists():
+        return 0
+    with open(path, "rb+") as fh:
+        data = fh.read()
+        if not data or data.endswith(b"\n"):
+            return 0
+        keep = data.rfind(b"\n") + 1
+        fh.truncate(keep)
+        return len(data) - keep
+
+
+def append_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> int:
+    """Append records as JSON lines and fsync; returns how many were written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    repair_jsonl(path)
+    lines = [dumps(r) + "\n" for r in records]
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("".join(lines))
+        fh.flush()
+        os.fsync(fh.fileno())
+    return len(lines)
+
+
+def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Complete records only: a trailing line without newline (a crash mid-write) is ignored."""
+    path = Path(path)
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.endswith("\n"):
+                return
+            if line.strip():
+                yield json.loads(line)
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def config_hash(config: Any) -> str:
+    """sha256 of a canonical JSON form of ``config`` (key order does not matter)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=_json_default).encode()).hexdigest()
+
+
+def git_sha() -> str | None:
+    """The commit of the SentiSynth source tree, when it is a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if out.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment_info() -> dict[str, Any]:
+    """Versions of Python, SentiSynth and the libraries that can change a result."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    libs = {}
+    for lib in TRACKED_LIBRARIES:
+        try:
+            libs[lib] = version(lib)
+        except PackageNotFoundError:
+            continue
+    return {
+        "sentisynth": __version__,
+        "git_sha": git_sha(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "libraries": libs,
+    }
+
+
+class RunDir:
+    """A run directory: ``config.yaml``, ``manifest.json`` and whatever the command writes."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def create(self) -> "RunDir":
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(
+                f"{self.path}: cannot create the run directory ({e.strerror or e}); "
+                f"expected a writable location; fix: choose another --out."
+            ) from None
+        if not os.access(self.path, os.W_OK):
+            raise OutputError(f"{self.path}: the run directory is not writable; fix: choose another --out.")
+        return self
+
+    def file(self, *parts: str) -> Path:
+        return self.path.joinpath(*parts)
+
+    def write_manifest(self, **fields: Any) -> dict[str, Any]:
+        """Merge ``fields`` into ``manifest.json`` (atomically), stamping environment and time."""
+        path = self.file("manifest.json")
+        manifest = read_json(path) if path.exists() else {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        manifest.update(fields)
+        manifest["environment"] = environment_info()
+        manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        write_json(path, manifest)
+        return manifest

@@ -1,0 +1,35 @@
+"""Small real datasets cut from SST-2 for fast integration tests."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from sentisynth.records import Example
+
+SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
+NAMES = ["negative", "positive"]
+
+
+def sst2_rows(split: str, n: int | None = None, balanced: bool = True) -> list[tuple[str, str]]:
+    """(text, label name) rows; with ``balanced`` the first n/2 of each label in file order."""
+    with open(SST2 / f"{split}.tsv", encoding="utf-8") as fh:
+        rows = [(r["sentence"], NAMES[int(r["label"])]) for r in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)]
+    if n is None:
+        return rows
+    if not balanced:
+        return rows[:n]
+    out = [r for r in rows if r[1] == "negative"][: n // 2] + [r for r in rows if r[1] == "positive"][: n // 2]
+    return out
+
+
+def sst2_examples(split: str, n: int | None = None) -> list[Example]:
+    return [Example(text=t, label=y) for t, y in sst2_rows(split, n)]
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "label"])
+        w.writerows(rows)
+    return path

@@ -1,0 +1,97 @@
+"""The experiment grid end to end: real SST-2 sentences, real MiniLM, real EDA, real files."""
+
+import json
+
+import pytest
+
+from sentisynth.evaluation.config import parse_experiment_config
+from sentisynth.evaluation.experiment import Experiment
+from sentisynth.store import read_json
+
+from .helpers import sst2_rows, write_csv
+
+
+@pytest.fixture(scope="module")
+def data_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("data")
+    train = write_csv(d / "train.csv", sst2_rows("dev", 200))
+    test = write_csv(d / "test.csv", sst2_rows("test", 200))
+    return str(train), str(test)
+
+
+def _config(data_files, eda_params=None, **over):
+    train, test = data_files
+    raw = {
+        "name": "t",
+        "datasets": [{"name": "mini", "train": train, "test": test}],
+        "k": [4, 8],
+        "seeds": 2,
+        "classifiers": [{"name": "minilm-lr", "type": "embedding-lr"}, {"name": "tfidf", "type": "tfidf-lr"}],
+        "conditions": [
+            {"name": "real", "kind": "real"},
+            {"name": "eda", "kind": "augment", "generator": "eda", "params": eda_params or {"alpha_sr": 0.1}, "ratios": [1, 2]},
+            {"name": "eda-only", "kind": "synthetic_only", "generator": "eda", "ratios": [2]},
+            {"name": "ceiling", "kind": "ceiling"},
+        ],
+    }
+    raw.update(over)
+    return parse_experiment_config(raw)
+
+
+def test_grid_writes_every_cell_summary_and_manifest(tmp_path, data_files):
+    cfg = _config(data_files)
+    summary = Experiment(cfg, output_dir=tmp_path, progress=False).run()
+    cells = list((tmp_path / "eval").rglob("*.json"))
+    # 2 classifiers x [2 k x 2 seeds x (real + eda@1 + eda@2 + eda-only@2) + ceiling]
+    assert len(cells) == 2 * (2 * 2 * 4 + 1)
+    r = read_json(tmp_path / "eval/mini/minilm-lr/k4/seed1/eda@2.json")
+    assert (r["n_real"], r["n_synthetic"], r["n_train"]) == (8, 16, 24)
+    only = read_json(tmp_path / "eval/mini/minilm-lr/k8/seed0/eda-only@2.json")
+    assert (only["n_real"], only["n_synthetic"]) == (0, 32)
+    assert len(r["predictions"]) == 200
+    ceiling = read_json(tmp_path / "eval/mini/minilm-lr/ceiling.json")
+    assert ceiling["n_train"] == 200 and ceiling["accuracy"] > 65  # MiniLM+LR on 200 real sentences
+    # synthetic records kept, with provenance
+    syn = [json.loads(x) for x in (tmp_path / "synthetic/mini/k4/seed0/eda.jsonl").read_text().splitlines()]
+    assert len(syn) == 16 and {s["label"] for s in syn} == {"negative", "positive"}
+    assert all(s["generator"] == "eda" and s["meta"]["source_text"] for s in syn)
+    # summary: rows in config order, paired stats, gap closed
+    md = (tmp_path / "summary.md").read_text()
+    assert md.index("| real |") < md.index("| eda | 1 |") < md.index("| eda | 2 |")
+    row = summary[(summary.condition == "eda") & (summary.k == 8) & (summary.classifier == "minilm-lr") & (summary.ratio == 2)].iloc[0]
+    assert row["n_seeds"] == 2 and "gap_closed" in row and "p_ttest" in row
+    m = read_json(tmp_path / "manifest.json")
+    assert m["status"] == "complete" and m["cells"]["run"] == len(cells)
+    assert m["models"]["all-MiniLM-L6-v2"]["weights_sha256"]
+    assert m["datasets"]["mini"]["splits"]["train"]["sha256"]
+    assert m["seeds"] == [0, 1] and m["config_hash"]
+
+
+def test_rerun_skips_finished_cells_and_reruns_only_changed_ones(tmp_path, data_files):
+    Experiment(_config(data_files), output_dir=tmp_path, progress=False).run()
+    before = (tmp_path / "summary.csv").read_text()
+    Experiment(_config(data_files), output_dir=tmp_path, progress=False).run()
+    m = read_json(tmp_path / "manifest.json")
+    assert m["cells"]["run"] == 0 and m["cells"]["skipped"] == m["cells"]["total"]
+    assert (tmp_path / "summary.csv").read_text() == before
+    # Changing EDA's parameters invalidates exactly the 'eda' cells (2 clf x 2 k x 2 seeds x 2 ratios).
+    Experiment(_config(data_files, eda_params={"alpha_sr": 0.3}), output_dir=tmp_path, progress=False).run()
+    assert read_json(tmp_path / "manifest.json")["cells"]["run"] == 16
+    Experiment(_config(data_files), output_dir=tmp_path, overwrite=True, progress=False).run()
+    m = read_json(tmp_path / "manifest.json")
+    assert m["cells"]["run"] == m["cells"]["total"]
+
+
+def test_same_seed_same_numbers(tmp_path, data_files):
+    cfg = _config(data_files, k=[4], classifiers=[{"name": "tfidf", "type": "tfidf-lr"}])
+    a = Experiment(cfg, output_dir=tmp_path / "a", progress=False).run()
+    b = Experiment(cfg, output_dir=tmp_path / "b", progress=False).run()
+    assert a.drop(columns=[]).equals(b)
+
+
+def test_k_larger_than_a_class_fails_before_any_work(tmp_path, data_files):
+    from sentisynth.errors import DataError
+
+    with pytest.raises(DataError, match=r"class '(negative|positive)' has 100 examples; expected at least k=500"):
+        Experiment(_config(data_files, k=[500]), output_dir=tmp_path / "run", progress=False).run()
+    assert not tmp_path.joinpath("run").exists()
