@@ -58,6 +58,7 @@ def write_atomic(path: str | Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; run dirs and caches may be shared between users
         os.replace(tmp, path)
     except OSError as e:
         raise OutputError(

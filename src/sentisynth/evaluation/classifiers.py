@@ -16,24 +16,16 @@ attribute ``accepts`` saying which example kinds they can train on.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
 from ..errors import ConfigError
 from ..records import Example
+from ..registry import Registry, constructor_params
 
-CLASSIFIERS: dict[str, type["Classifier"]] = {}
-
-
-def register_classifier(name: str):
-    def deco(cls):
-        cls.name = name
-        CLASSIFIERS[name] = cls
-        return cls
-
-    return deco
+CLASSIFIERS: Registry["Classifier"] = Registry("classifier")
+register_classifier = CLASSIFIERS.register
 
 
 class Classifier:
@@ -41,14 +33,8 @@ class Classifier:
     accepts: ClassVar[frozenset[str]] = frozenset({"text"})
 
     def get_params(self) -> dict[str, Any]:
-        sig = inspect.signature(type(self).__init__)
-        out = {}
-        for p in sig.parameters:
-            if p == "self":
-                continue
-            v = getattr(self, p)
-            out[p] = getattr(v, "name", v) if not isinstance(v, (str, int, float, bool, type(None), list, dict)) else v
-        return out
+        """Constructor parameters; a shared encoder object is reported by its name."""
+        return {p: getattr(v, "name", v) if hasattr(v, "encode") else v for p, v in constructor_params(self).items()}
 
     def fit(self, examples: Sequence[Example]) -> "Classifier":  # pragma: no cover - abstract
         raise NotImplementedError
@@ -69,14 +55,7 @@ class Classifier:
 
 
 def make_classifier(name: str, **params: Any) -> Classifier:
-    if name not in CLASSIFIERS:
-        raise ConfigError(f"Unknown classifier {name!r}; expected one of {sorted(CLASSIFIERS)}.")
-    cls = CLASSIFIERS[name]
-    allowed = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    unknown = set(params) - allowed
-    if unknown:
-        raise ConfigError(f"Unknown parameter(s) {sorted(unknown)} for classifier {name!r}; expected some of {sorted(allowed)}.")
-    return cls(**params)
+    return CLASSIFIERS.make(name, **params)
 
 
 def _logreg(C: float, max_iter: int, class_weight: Any, random_state: int):

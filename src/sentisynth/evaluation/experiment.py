@@ -221,9 +221,7 @@ class Experiment:
 
         names = set()
         for clf in self.config.classifiers:
-            cls = CLASSIFIERS.get(clf.kind)
-            if cls is None:
-                make_classifier(clf.kind)  # raises the clear unknown-classifier error
+            cls = CLASSIFIERS.get(clf.kind)  # unknown name → clear error
             if "embedding" in cls.accepts:  # frozen-encoder classifiers share one cached encoder
                 names.add(clf.params.get("encoder", "all-MiniLM-L6-v2"))
         if not names:
@@ -236,8 +234,7 @@ class Experiment:
         params = dict(clf.params)
         from .classifiers import CLASSIFIERS
 
-        cls = CLASSIFIERS[clf.kind]
-        if "embedding" in cls.accepts:
+        if "embedding" in CLASSIFIERS.get(clf.kind).accepts:
             params["encoder"] = encoders[params.get("encoder", "all-MiniLM-L6-v2")]
         params.setdefault("random_state", cell.seed or 0)
         return params

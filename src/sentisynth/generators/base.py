@@ -9,24 +9,14 @@ attributes (``produces``), never checks of class names.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, ClassVar, Iterator, Sequence
 
 from ..errors import ConfigError
 from ..records import Example, SyntheticExample
+from ..registry import Registry, constructor_params
 
-GENERATORS: dict[str, type["Generator"]] = {}
-
-
-def register_generator(name: str):
-    """Class decorator: make a generator reachable by ``name`` from configs and the CLI."""
-
-    def deco(cls: type["Generator"]) -> type["Generator"]:
-        cls.name = name
-        GENERATORS[name] = cls
-        return cls
-
-    return deco
+GENERATORS: Registry["Generator"] = Registry("generator")
+register_generator = GENERATORS.register
 
 
 class Generator:
@@ -37,8 +27,7 @@ class Generator:
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters as stored (the config that reproduces this generator)."""
-        sig = inspect.signature(type(self).__init__)
-        return {p: getattr(self, p) for p in sig.parameters if p != "self"}
+        return constructor_params(self)
 
     def fit(self, seed_examples: Sequence[Example]) -> "Generator":  # pragma: no cover - abstract
         raise NotImplementedError
@@ -61,13 +50,4 @@ def make_generator(name: str, **params: Any) -> Generator:
     """Instantiate a registered generator by name, with a clear error for unknown names/params."""
     from . import eda  # noqa: F401  (registers built-in generators)
 
-    if name not in GENERATORS:
-        raise ConfigError(f"Unknown generator {name!r}; expected one of {sorted(GENERATORS)}.")
-    cls = GENERATORS[name]
-    allowed = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    unknown = set(params) - allowed
-    if unknown:
-        raise ConfigError(
-            f"Unknown parameter(s) {sorted(unknown)} for generator {name!r}; expected some of {sorted(allowed)}."
-        )
-    return cls(**params)
+    return GENERATORS.make(name, **params)
