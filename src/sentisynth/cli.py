@@ -44,16 +44,19 @@ def datasets(
     from .data.builtin import BUILTIN_DATASETS, list_builtin, load_builtin
 
     names = [name] if name else list_builtin()
-    table = Table(title="Built-in datasets (fixed splits; split seed 0)")
-    for col in ("name", "labels", "train", "dev", "test", "train counts per label", "source"):
+    table = Table(title="Built-in datasets (fixed splits, split seed 0)")
+    for col in ("name", "classes", "train", "dev", "test", "train examples per class", "source"):
         table.add_column(col, overflow="fold")
     for n in names:
         sp = load_builtin(n, data_dir=data_dir if n.startswith("sst2") else None)
         counts = sp.train.counts()
-        shown = ", ".join(f"{k}: {v}" for k, v in list(counts.items())[:6]) + (f", … ({len(counts)} labels)" if len(counts) > 6 else "")
+        if len(counts) <= 3:
+            shown = ", ".join(f"{k} {v}" for k, v in counts.items())
+        else:
+            shown = f"min {min(counts.values())}, max {max(counts.values())}"
         table.add_row(
             n, str(len(sp.label_set)), str(len(sp.train)), str(len(sp.dev)) if sp.dev else "-", str(len(sp.test)),
-            shown, BUILTIN_DATASETS[n].source,
+            shown, BUILTIN_DATASETS[n].source.split(":")[0].split(" (")[0],
         )
     Console().print(table)
 
