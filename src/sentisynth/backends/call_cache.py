@@ -1,0 +1,114 @@
+"""A disk cache of LLM calls, so reruns and crash-resumes never pay for a call twice.
+
+The key is a hash of the backend's identity (backend kind, model, weights hash — never an API
+key) and every field of the request (messages, schema, sampling parameters, seed). SQLite commits
+each answer as soon as it arrives, so a ``kill -9`` loses at most the call in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from .base import Backend, ChatRequest, Completion
+
+
+def call_key(identity: dict[str, Any], request: ChatRequest) -> str:
+    payload = json.dumps({"id": identity, "req": request.key_fields()}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class CallCache:
+    """Completions by key in one SQLite file."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def _connect(self) -> sqlite3.Connection:
+        if not hasattr(self, "con_"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, completion TEXT, created REAL)")
+            self.con_ = con
+        return self.con_
+
+    def get(self, key: str) -> Completion | None:
+        row = self._connect().execute("SELECT completion FROM calls WHERE key = ?", (key,)).fetchone()
+        return Completion.from_dict(json.loads(row[0])) if row else None
+
+    def put(self, key: str, completion: Completion) -> None:
+        con = self._connect()
+        with con:
+            con.execute(
+                "INSERT OR REPLACE INTO calls (key, completion, created) VALUES (?, ?, ?)",
+                (key, json.dumps(completion.to_dict(), ensure_ascii=False), time.time()),
+            )
+
+    def close(self) -> None:
+        if hasattr(self, "con_"):
+            self.con_.close()
+            del self.con_
+
+
+class CachedBackend(Backend):
+    """Wraps a backend: answers from the cache when it can, stores every new answer.
+
+    Counters (``calls``, ``hits``) let a generator report cache reuse per stage.
+    """
+
+    def __init__(self, backend: Backend, cache: CallCache):
+        self.backend = backend
+        self.cache = cache
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.backend.name
+
+    @property
+    def supports_schema(self) -> bool:  # type: ignore[override]
+        return bool(getattr(self.backend, "supports_schema", False))
+
+    def identity(self) -> dict[str, Any]:
+        if not hasattr(self, "identity_"):
+            self.identity_ = self.backend.identity()
+        return self.identity_
+
+    def get_params(self) -> dict[str, Any]:
+        return self.backend.get_params()
+
+    def load(self) -> "CachedBackend":
+        self.backend.load()
+        return self
+
+    def chat(self, request: ChatRequest) -> Completion:
+        return self.chat_many([request])[0]
+
+    def chat_many(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+        keys = [call_key(self.identity(), r) for r in requests]
+        out: list[Completion | None] = [self.cache.get(k) for k in keys]
+        for c in out:
+            if c is not None:
+                c.cached = True
+        todo = [i for i, c in enumerate(out) if c is None]
+        self.hits = getattr(self, "hits", 0) + len(requests) - len(todo)
+        self.calls = getattr(self, "calls", 0) + len(todo)
+        if todo:
+            if not getattr(self, "loaded_", False):
+                self.backend.load()
+                self.loaded_ = True
+            for i, completion in zip(todo, self.backend.chat_many([requests[i] for i in todo])):
+                self.cache.put(keys[i], completion)
+                out[i] = completion
+        return out  # type: ignore[return-value]
+
+    def token_logprobs(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.backend.token_logprobs(texts)
+
+    def close(self) -> None:
+        self.backend.close()
+        self.cache.close()

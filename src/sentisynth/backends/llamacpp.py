@@ -1,0 +1,261 @@
+"""llama.cpp in-process: GGUF models through llama-cpp-python.
+
+``model`` is a short name known to :func:`sentisynth.backends.models.resolve_model`
+(``smollm2-135m``, ``qwen2.5-0.5b-instruct``, ...) or a path to a ``.gguf`` file.
+
+Determinism: llama-cpp-python (0.3.x) builds a fresh sampler for every completion and seeds it
+from the ``seed`` argument of ``create_chat_completion``; this backend passes ``request.seed``
+every time, so the same request (messages, sampling settings, seed) on the same model file,
+thread count and build gives the same text, also at temperature > 0, whatever was asked before.
+
+JSON schemas are enforced by constrained decoding: the schema is compiled to a llama.cpp GBNF
+grammar (once per distinct schema) and passed as ``grammar``. Unlike llama-cpp-python's own
+``response_format`` handling, which silently falls back to "any JSON" when a schema cannot be
+compiled, an unsupported schema here is a :class:`ConfigError`.
+
+Token log-probabilities need logits for every position (``logits_all=True``), which the chat
+instance does not keep. :meth:`LlamaCppBackend.token_logprobs` therefore opens a second ``Llama``
+on the same file the first time it is called. The weights are memory-mapped, so they are shared
+with the chat instance through the page cache; the extra cost is one more KV cache and context
+(a few tens of MB for small models at ``n_ctx`` 4096) plus a host buffer of ``n_ctx x vocab``
+float32 logits that is only touched for the positions actually scored. Texts longer than
+``n_ctx - 1`` tokens are truncated.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..errors import ConfigError, ResourceError
+from .base import Backend, ChatRequest, Completion, register_backend
+
+_UINT32 = 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class GGUFModel:
+    """A GGUF file on disk and what identifies it."""
+
+    name: str
+    path: Path
+    sha256: str | None
+    source: str
+
+
+def resolve_gguf(model: str | Path) -> GGUFModel:
+    """A short name or a ``.gguf`` path → the file to open (via :func:`models.resolve_model`)."""
+    from .models import resolve_model
+
+    r = resolve_model(str(model))
+    if str(r.format).lower() != "gguf":
+        raise ConfigError(
+            f"model {str(model)!r} resolves to a {r.format} model ({r.path}); the llamacpp backend needs a "
+            f"GGUF file; fix: pass a .gguf path or a short name, or use backend 'transformers'."
+        )
+    return GGUFModel(name=r.name, path=Path(r.path), sha256=r.sha256 or None, source=str(r.source))
+
+
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def gguf_sha256(m: GGUFModel) -> str:
+    """The file's sha256, from the resolver when it knows it, else computed once per process."""
+    if m.sha256:
+        return m.sha256
+    from ..store import file_sha256
+
+    st = m.path.stat()
+    key = (str(m.path), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        _SHA_CACHE[key] = file_sha256(m.path)
+    return _SHA_CACHE[key]
+
+
+def _import_llama_cpp():
+    try:
+        import llama_cpp
+    except ImportError as e:
+        raise ResourceError(
+            "the llamacpp backend needs llama-cpp-python; fix: pip install 'llama-cpp-python==0.3.36' "
+            "(compiles llama.cpp, about 10 minutes)."
+        ) from e
+    return llama_cpp
+
+
+def _seed32(seed: int) -> int:
+    """llama.cpp seeds are uint32 and 0xFFFFFFFF means 'random': map any int to a fixed valid seed."""
+    s = int(seed) & _UINT32
+    return s - 1 if s == _UINT32 else s
+
+
+@register_backend("llamacpp")
+class LlamaCppBackend(Backend):
+    """A GGUF model run in-process by llama.cpp; schemas enforced by grammar-constrained decoding.
+
+    Parameters
+    ----------
+    model : short name (``smollm2-135m``, ``qwen2.5-0.5b-instruct``, ...) or a ``.gguf`` path.
+    n_ctx : context length (prompt + answer) in tokens.
+    n_threads : CPU threads for generation and prompt processing.
+    n_batch : prompt tokens processed per llama.cpp decode call.
+    chat_format : a llama-cpp-python chat format name (``chatml``, ``llama-2``...); ``None`` uses
+        the chat template stored in the GGUF file.
+    verbose : let llama.cpp print its logs to stderr.
+    """
+
+    supports_schema = True
+
+    def __init__(
+        self,
+        model: str = "qwen2.5-0.5b-instruct",
+        n_ctx: int = 4096,
+        n_threads: int = 2,
+        n_batch: int = 512,
+        chat_format: str | None = None,
+        verbose: bool = False,
+    ):
+        self.model = model
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self.n_batch = n_batch
+        self.chat_format = chat_format
+        self.verbose = verbose
+        self._resolved: GGUFModel | None = None
+        self._llm: Any = None
+        self._scorer: Any = None
+        self._grammars: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    # -- setup -----------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        for name in ("n_ctx", "n_threads", "n_batch"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"The '{name}' parameter of LlamaCppBackend must be a positive int; got {v!r} instead.")
+
+    def resolved(self) -> GGUFModel:
+        if self._resolved is None:
+            self._resolved = resolve_gguf(self.model)
+        return self._resolved
+
+    def _open(self, logits_all: bool) -> Any:
+        llama_cpp = _import_llama_cpp()
+        m = self.resolved()
+        kwargs: dict[str, Any] = dict(
+            model_path=str(m.path),
+            n_ctx=self.n_ctx,
+            n_threads=self.n_threads,
+            n_threads_batch=self.n_threads,
+            n_batch=self.n_batch,
+            seed=0,
+            logits_all=logits_all,
+            verbose=self.verbose,
+        )
+        if self.chat_format is not None:
+            kwargs["chat_format"] = self.chat_format
+        try:
+            return llama_cpp.Llama(**kwargs)
+        except (ValueError, RuntimeError, OSError) as e:
+            raise ResourceError(f"llama.cpp could not open {m.path} ({m.name}): {e}") from e
+
+    def load(self) -> "LlamaCppBackend":
+        self._check_params()
+        if self._llm is None:
+            self._llm = self._open(logits_all=False)
+        return self
+
+    def close(self) -> None:
+        for attr in ("_llm", "_scorer"):
+            llm = getattr(self, attr)
+            if llm is not None:
+                try:
+                    llm.close()
+                except Exception:  # pragma: no cover - best effort
+                    pass
+                setattr(self, attr, None)
+
+    def identity(self) -> dict[str, Any]:
+        m = self.resolved()
+        return {
+            "backend": self.name,
+            "model": m.name,
+            "sha256": gguf_sha256(m),
+            "chat_format": self.chat_format,
+        }
+
+    # -- chat --------------------------------------------------------------------------------------
+    def grammar_for(self, schema: dict[str, Any]) -> Any:
+        """The GBNF grammar for a JSON schema (compiled once per schema); ConfigError if unsupported."""
+        key = json.dumps(schema, sort_keys=True)
+        g = self._grammars.get(key)
+        if g is None:
+            from llama_cpp.llama_grammar import LlamaGrammar
+
+            try:
+                g = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+            except Exception as e:
+                raise ConfigError(f"llama.cpp cannot turn this JSON schema into a grammar ({type(e).__name__}: {e}); simplify the schema.") from e
+            self._grammars[key] = g
+        return g
+
+    def chat(self, request: ChatRequest) -> Completion:
+        if self._llm is None:
+            self.load()
+        grammar = self.grammar_for(request.schema) if request.schema else None
+        with self._lock:
+            out = self._llm.create_chat_completion(
+                messages=request.messages,
+                temperature=request.temperature,
+                top_p=request.top_p,
+                max_tokens=request.max_tokens,
+                seed=_seed32(request.seed),
+                stop=request.stop or None,
+                grammar=grammar,
+            )
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        return Completion(
+            text=choice["message"].get("content") or "",
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            finish_reason=choice.get("finish_reason"),
+        )
+
+    # -- scoring -----------------------------------------------------------------------------------
+    def token_logprobs(self, texts: Sequence[str]) -> list[list[float]]:
+        """Log-probability of each token of each text given the tokens before it.
+
+        The text is preceded by the model's BOS token when it has one, so the first token is scored
+        too; a model without BOS returns one value fewer than the text has tokens. Opens a second
+        llama.cpp context with ``logits_all=True`` on first use (see the module docstring).
+        """
+        import numpy as np
+
+        self._check_params()
+        with self._lock:
+            if self._scorer is None:
+                self._scorer = self._open(logits_all=True)
+            llm = self._scorer
+            bos = llm.token_bos()
+            prefix = [bos] if bos is not None and bos >= 0 else []
+            out: list[list[float]] = []
+            for text in texts:
+                toks = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+                seq = (prefix + list(toks))[: self.n_ctx]
+                if len(seq) < 2:
+                    out.append([])
+                    continue
+                llm.reset()
+                llm.eval(seq)
+                logits = np.asarray(llm.scores[: len(seq) - 1], dtype=np.float64)
+                mx = logits.max(axis=1, keepdims=True)
+                lse = (mx[:, 0] + np.log(np.exp(logits - mx).sum(axis=1)))
+                target = np.asarray(seq[1:])
+                lp = logits[np.arange(len(target)), target] - lse
+                out.append([float(x) for x in lp])
+            return out
+

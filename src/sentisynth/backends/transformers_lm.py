@@ -1,0 +1,188 @@
+"""Any causal LM through Hugging Face transformers (PyTorch).
+
+``model`` is a hub id (``gpt2``, ``Qwen/Qwen2.5-0.5B-Instruct``; online users), a local
+checkpoint folder, a ``.gguf`` file or an offline short name (``smollm2-135m``...). GGUF files are
+loaded with ``AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)``, which dequantises
+the weights to float32 (needs the ``gguf`` package; tens of seconds for a 100 MB file).
+
+Chat uses the tokenizer's chat template when it has one, else a plain prompt made of the message
+contents. Sampling is seeded per request (``torch.manual_seed(request.seed)`` under a lock), so a
+request gives the same text every time on the same machine and versions. There is no
+constrained decoding: ``supports_schema`` is False and callers validate JSON themselves.
+
+:meth:`TransformersBackend.token_logprobs` scores texts in padded batches with an attention mask;
+the text is preceded by the tokenizer's BOS token when it has one (so the first token is scored).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..errors import ConfigError, ResourceError
+from .base import Backend, ChatRequest, Completion, register_backend
+
+
+def _import_torch_transformers():
+    try:
+        import torch
+        import transformers
+    except ImportError as e:
+        raise ResourceError(
+            "the transformers backend needs torch and transformers; fix: pip install 'sentisynth[embed]' "
+            "(and 'gguf' to load .gguf files)."
+        ) from e
+    return torch, transformers
+
+
+@register_backend("transformers")
+class TransformersBackend(Backend):
+    """A causal LM run by transformers on CPU or GPU.
+
+    Parameters
+    ----------
+    model : hub id, local folder, ``.gguf`` path or offline short name.
+    device : ``"cpu"``, ``"cuda"``, ``"cuda:0"``... (``None`` = cuda when available, else cpu).
+    batch_size : texts per forward pass in :meth:`token_logprobs`.
+    max_length : texts are truncated to this many tokens when scored.
+    """
+
+    supports_schema = False
+
+    def __init__(self, model: str = "smollm2-135m", device: str | None = "cpu", batch_size: int = 16, max_length: int = 512):
+        self.model = model
+        self.device = device
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self._resolved: Any = None
+        self._lm: Any = None
+        self._tok: Any = None
+        self._lock = threading.Lock()
+
+    def _check_params(self) -> None:
+        for name in ("batch_size", "max_length"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"The '{name}' parameter of TransformersBackend must be a positive int; got {v!r} instead.")
+
+    def resolved(self) -> Any:
+        if self._resolved is None:
+            from .models import resolve_model
+
+            self._resolved = resolve_model(str(self.model))
+        return self._resolved
+
+    def identity(self) -> dict[str, Any]:
+        r = self.resolved()
+        return {"backend": self.name, "model": r.name, "format": r.format, "sha256": r.sha256}
+
+    def load(self) -> "TransformersBackend":
+        self._check_params()
+        if self._lm is not None:
+            return self
+        torch, transformers = _import_torch_transformers()
+        r = self.resolved()
+        kwargs: dict[str, Any] = {}
+        if r.format == "gguf":
+            p = Path(r.path)
+            where, kwargs["gguf_file"] = str(p.parent), p.name
+        else:
+            where = r.path
+        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            tok = transformers.AutoTokenizer.from_pretrained(where, **kwargs)
+            lm = transformers.AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **kwargs)
+        except ImportError as e:
+            raise ResourceError(f"loading {r.name} with transformers needs another package: {e}; fix: pip install gguf") from e
+        except (OSError, ValueError) as e:
+            msg = " ".join(str(e).split())[:300]
+            raise ResourceError(f"transformers could not load model {r.name!r} from {r.path}: {msg}") from e
+        lm.to(device).eval()
+        if tok.pad_token_id is None:
+            tok.pad_token = tok.eos_token if tok.eos_token is not None else tok.convert_ids_to_tokens(0)
+        self._tok, self._lm, self._device = tok, lm, device
+        return self
+
+    def close(self) -> None:
+        self._lm = self._tok = None
+
+    # -- chat --------------------------------------------------------------------------------------
+    def _prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        tok = self._tok
+        if getattr(tok, "chat_template", None):
+            ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+            if isinstance(ids, dict) or hasattr(ids, "keys"):  # BatchEncoding in some versions
+                ids = ids["input_ids"]
+            return list(ids)
+        text = "\n\n".join(m.get("content") or "" for m in messages)
+        return tok(text)["input_ids"]
+
+    def chat(self, request: ChatRequest) -> Completion:
+        if self._lm is None:
+            self.load()
+        import torch
+
+        tok, lm = self._tok, self._lm
+        ids = self._prompt_ids(request.messages)
+        input_ids = torch.tensor([ids], device=self._device)
+        sample = request.temperature > 0
+        gen_kwargs: dict[str, Any] = dict(
+            max_new_tokens=request.max_tokens,
+            do_sample=sample,
+            pad_token_id=tok.pad_token_id,
+        )
+        if sample:
+            gen_kwargs.update(temperature=float(request.temperature), top_p=float(request.top_p), top_k=0)
+        if request.stop:
+            gen_kwargs.update(stop_strings=list(request.stop), tokenizer=tok)
+        with self._lock, torch.no_grad():
+            torch.manual_seed(int(request.seed))
+            out = lm.generate(input_ids, attention_mask=torch.ones_like(input_ids), **gen_kwargs)
+        new = out[0, len(ids):].tolist()
+        n_generated = len(new)
+        eos = tok.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
+        finish = "length"
+        if new and new[-1] in eos_ids:
+            new, finish = new[:-1], "stop"
+        text = tok.decode(new, skip_special_tokens=True)
+        for s in request.stop or []:
+            i = text.find(s)
+            if i >= 0:
+                text, finish = text[:i], "stop"
+        return Completion(text=text, prompt_tokens=len(ids), completion_tokens=n_generated, finish_reason=finish)
+
+    # -- scoring -----------------------------------------------------------------------------------
+    def token_logprobs(self, texts: Sequence[str]) -> list[list[float]]:
+        if self._lm is None:
+            self.load()
+        import torch
+
+        tok, lm = self._tok, self._lm
+        bos = tok.bos_token_id
+        prefix = [bos] if bos is not None else []
+        seqs = []
+        for t in texts:
+            ids = tok(t, add_special_tokens=False)["input_ids"]
+            seqs.append((prefix + list(ids))[: self.max_length])
+        out: list[list[float]] = [[] for _ in seqs]
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # similar lengths → less padding
+        pad = tok.pad_token_id
+        with self._lock, torch.no_grad():
+            for start in range(0, len(order), self.batch_size):
+                idx = [i for i in order[start : start + self.batch_size] if len(seqs[i]) >= 2]
+                if not idx:
+                    continue
+                width = max(len(seqs[i]) for i in idx)
+                ids = torch.full((len(idx), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(idx), width), dtype=torch.long)
+                for row, i in enumerate(idx):
+                    ids[row, : len(seqs[i])] = torch.tensor(seqs[i])
+                    mask[row, : len(seqs[i])] = 1
+                ids, mask = ids.to(self._device), mask.to(self._device)
+                logits = lm(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+                lp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+                for row, i in enumerate(idx):
+                    out[i] = lp[row, : len(seqs[i]) - 1].cpu().tolist()
+        return out

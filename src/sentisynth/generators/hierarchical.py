@@ -1,0 +1,418 @@
+"""Hierarchical LLM prompting: instruction + labels → source types → topics → subtopics → examples.
+
+Why a hierarchy: asking a model for "200 positive movie reviews" gives 200 variations of one
+review. Asking first *where* such texts are written (source types), then *what about* (topics per
+label, subtopics per topic), and grounding every example on one unique (instruction, label,
+topic, subtopic, source type) spreads the data over the space of real texts.
+
+Size: either ``n_record_to_generate`` (split evenly over labels) or the explicit shape
+``n_source_type x n_topic x n_subtopic x sample_per_subtopic``, which is the number of records
+*per label* (topics are asked per label, so every label gets its own tree). With a target count,
+the shape is chosen to favour breadth (more subtopics, few samples each) and the combinations
+are visited in an interleaved order so a truncated plan still covers every source type and topic.
+
+Robustness: every call goes through a disk cache keyed by model, prompt, parameters and seed; a
+rerun after a crash replays cached calls and produces exactly the same record stream. Outputs
+are constrained to a JSON schema when the backend supports it and parsed defensively otherwise;
+a failed parse is retried with a new seed and its raw text kept in ``failures_`` with the reason.
+Topic and subtopic lists are deduplicated, examples are deduplicated across the whole run, and
+every record carries its label and grounding, so there are no unlabeled or duplicate rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import re
+import string
+import time
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from ..errors import ConfigError, ResourceError
+from ..records import Example, LabelSet, SyntheticExample
+from .base import Generator, balanced_quota, register_generator
+
+STAGES = ("source_types", "topics", "subtopics", "examples")
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts" / "hierarchical"
+
+
+class GenerationError(ResourceError):
+    """The model could not produce usable output after all retries."""
+
+
+def items_schema(n: int) -> dict[str, Any]:
+    """JSON schema for ``{"items": [n strings]}`` (an object: llama.cpp's json mode needs one)."""
+    return {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": {"type": "string", "minLength": 2}, "minItems": n, "maxItems": n}},
+        "required": ["items"],
+    }
+
+
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)]|\(\d+\))\s*")
+
+
+def parse_items(text: str) -> tuple[list[str], str | None]:
+    """Strings from a model answer, and the reason when it was not the requested JSON.
+
+    Accepts ``{"items": [...]}``, any object with one list of strings, a bare list, JSON inside a
+    code fence or surrounded by chatter, and as a last resort a bulleted/numbered list of lines.
+    """
+    cleaned = _FENCE.sub("", text.strip())
+    for candidate in (cleaned, *_json_spans(cleaned)):
+        try:
+            obj = json.loads(candidate)
+        except (json.JSONDecodeError, ValueError):
+            continue
+        items = _items_from(obj)
+        if items is not None:
+            return items, None if candidate is cleaned else "json embedded in other text"
+        return [], f"json without a list of strings: {type(obj).__name__}"
+    lines = [_BULLET.sub("", ln).strip().strip('"').strip() for ln in cleaned.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith(("{", "}", "[", "]"))]
+    return lines, "not json; read as a list of lines" if lines else "empty or unparseable output"
+
+
+def _json_spans(text: str) -> list[str]:
+    spans = []
+    for open_, close in (("{", "}"), ("[", "]")):
+        i, j = text.find(open_), text.rfind(close)
+        if 0 <= i < j:
+            spans.append(text[i : j + 1])
+    return spans
+
+
+def _items_from(obj: Any) -> list[str] | None:
+    if isinstance(obj, list):
+        return [str(x).strip() for x in obj if isinstance(x, (str, int, float)) and str(x).strip()]
+    if isinstance(obj, dict):
+        if isinstance(obj.get("items"), list):
+            return _items_from(obj["items"])
+        lists = [v for v in obj.values() if isinstance(v, list)]
+        if len(lists) == 1:
+            return _items_from(lists[0])
+    return None
+
+
+def normalize(text: str) -> str:
+    """Key for deduplication: case, punctuation and spacing do not make a text new."""
+    return " ".join(text.lower().translate(str.maketrans("", "", string.punctuation)).split())
+
+
+def stable_seed(*parts: Any) -> int:
+    """A 31-bit seed from any parts, identical across processes and machines."""
+    return int.from_bytes(hashlib.sha256(json.dumps(parts, default=str).encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+def plan_shape(per_label: int, n_source_type=None, n_topic=None, n_subtopic=None, sample_per_subtopic=None) -> tuple[int, int, int, int]:
+    """(sources, topics, subtopics, samples) whose product is at least ``per_label``.
+
+    Unset dimensions grow breadth first: up to 4 source types, 5 topics, 5 subtopics, then more
+    samples per subtopic (more calls cost time; more samples per call cost diversity).
+    """
+    s = n_source_type or min(4, per_label)
+    t = n_topic or min(5, math.ceil(per_label / s))
+    u = n_subtopic or min(5, math.ceil(per_label / (s * t)))
+    k = sample_per_subtopic or max(1, math.ceil(per_label / (s * t * u)))
+    if s * t * u * k < per_label:
+        raise ConfigError(
+            f"The shape n_source_type x n_topic x n_subtopic x sample_per_subtopic = {s}x{t}x{u}x{k} = {s * t * u * k} "
+            f"records per label is smaller than the {per_label} requested per label; fix: raise one of them."
+        )
+    return s, t, u, k
+
+
+@register_generator("hierarchical")
+class HierarchicalGenerator(Generator):
+    """Hierarchical prompting through any backend (llama.cpp, OpenAI-compatible HTTP, transformers)."""
+
+    produces = "text"
+
+    def __init__(
+        self,
+        instruction: str = "Classify the sentiment of movie reviews.",
+        labels: Sequence[str] | None = None,
+        label_descriptions: dict[str, str] | None = None,
+        model: str = "qwen2.5-0.5b-instruct",
+        backend: Any = "llamacpp",
+        backend_params: dict[str, Any] | None = None,
+        n_record_to_generate: int | None = None,
+        n_source_type: int | None = None,
+        n_topic: int | None = None,
+        n_subtopic: int | None = None,
+        sample_per_subtopic: int | None = None,
+        temperature: float = 0.9,
+        top_p: float = 0.95,
+        max_tokens: int = 600,
+        style_examples: int = 2,
+        batch_size: int = 8,
+        max_attempts: int = 4,
+        prompts_dir: str | None = None,
+        cache_path: str | None = None,
+        progress: bool = False,
+        random_state: int = 0,
+    ):
+        self.instruction = instruction
+        self.labels = labels
+        self.label_descriptions = label_descriptions
+        self.model = model
+        self.backend = backend
+        self.backend_params = backend_params
+        self.n_record_to_generate = n_record_to_generate
+        self.n_source_type = n_source_type
+        self.n_topic = n_topic
+        self.n_subtopic = n_subtopic
+        self.sample_per_subtopic = sample_per_subtopic
+        self.temperature = temperature
+        self.top_p = top_p
+        self.max_tokens = max_tokens
+        self.style_examples = style_examples
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.prompts_dir = prompts_dir
+        self.cache_path = cache_path
+        self.progress = progress
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------------------ setup
+
+    def get_params(self) -> dict[str, Any]:
+        params = super().get_params()
+        if not isinstance(self.backend, str):
+            params["backend"] = {"name": self.backend.name, **self.backend.get_params()}
+        return params
+
+    def _explicit_shape(self) -> bool:
+        return all(x is not None for x in (self.n_source_type, self.n_topic, self.n_subtopic, self.sample_per_subtopic))
+
+    def fit(self, seed_examples: Sequence[Example] = ()) -> "HierarchicalGenerator":
+        """Resolve labels, open the (cached) backend, and build the topic tree when the size is known."""
+        if not self.instruction or not str(self.instruction).strip():
+            raise ConfigError("The 'instruction' parameter of HierarchicalGenerator must be a non-empty task description; got an empty one.")
+        names = list(self.labels) if self.labels else list(LabelSet.from_labels(e.label for e in seed_examples).names)
+        if len(names) < 2 or len(set(names)) != len(names):
+            raise ConfigError(
+                f"The 'labels' parameter of HierarchicalGenerator must name at least two distinct labels "
+                f"(or seed examples must have them); got {names!r} instead."
+            )
+        self.templates_ = self._load_templates()
+        self.seeds_by_label_ = {lab: [e.text for e in seed_examples if e.label == lab and e.text] for lab in names}
+        self.backend_ = self._open_backend()
+        self.stats_ = {s: {"calls": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0, "retries": 0,
+                           "parse_failures": 0, "repairs": 0, "seconds": 0.0} for s in STAGES}
+        self.failures_: list[dict[str, Any]] = []
+        self.tree_: dict[str, Any] = {}
+        self.labels_ = names
+        if self.n_record_to_generate is not None or self._explicit_shape():
+            self._ensure_tree(self._per_label_target(self.n_record_to_generate))
+        return self
+
+    def _load_templates(self) -> dict[str, string.Template]:
+        folder = Path(self.prompts_dir) if self.prompts_dir else PROMPTS_DIR
+        out = {}
+        for name in ("system", *STAGES):
+            path = folder / f"{name}.txt"
+            if not path.exists():
+                path = PROMPTS_DIR / f"{name}.txt"  # a user's folder may override only some prompts
+            out[name] = string.Template(path.read_text(encoding="utf-8"))
+        return out
+
+    def _open_backend(self):
+        from ..backends.base import Backend, make_backend
+        from ..backends.call_cache import CachedBackend, CallCache
+        from ..paths import cache_dir
+
+        if isinstance(self.backend, Backend):
+            inner = self.backend
+        else:
+            inner = make_backend(self.backend, model=self.model, **(self.backend_params or {}))
+        cache = CallCache(self.cache_path or cache_dir() / "llm_calls.sqlite")
+        return CachedBackend(inner, cache)
+
+    def _per_label_target(self, n: int | None) -> int:
+        if self._explicit_shape():
+            return self.n_source_type * self.n_topic * self.n_subtopic * self.sample_per_subtopic
+        if n is None:
+            raise ConfigError("HierarchicalGenerator needs n_record_to_generate, the explicit shape, or generate(n).")
+        return max(1, math.ceil(n / len(self.labels_)))
+
+    # ------------------------------------------------------------------------------ model calls
+
+    def _description_line(self, label: str) -> str:
+        desc = (self.label_descriptions or {}).get(label)
+        return f" ({desc})" if desc else ""
+
+    def _render(self, stage: str, **fields: Any) -> list[dict[str, str]]:
+        labels = "\n".join(f"- {lab}{self._description_line(lab)}" for lab in self.labels_)
+        system = self.templates_["system"].safe_substitute(instruction=self.instruction)
+        user = self.templates_[stage].safe_substitute(label_list=labels, instruction=self.instruction, **fields)
+        return [{"role": "system", "content": system.strip()}, {"role": "user", "content": user.strip()}]
+
+    def _ask(self, stage: str, jobs: list[dict[str, Any]], exclude: set[str] | None = None) -> list[list[str]]:
+        """For each job (``n`` plus template fields) a list of ``n`` new, distinct items.
+
+        Jobs are sent in batches; a job whose answer is short (failed parse, duplicates) is asked
+        again with a new seed, up to ``max_attempts``; ``exclude`` holds normalised items already
+        used elsewhere (examples are unique across the run).
+        """
+        from ..backends.base import ChatRequest
+
+        stats = self.stats_[stage]
+        t0 = time.perf_counter()
+        results: list[list[str]] = [[] for _ in jobs]
+        seen_global = exclude if exclude is not None else set()
+        seen_local: list[set[str]] = [set() for _ in jobs]
+        for attempt in range(self.max_attempts):
+            pending = [i for i, job in enumerate(jobs) if len(results[i]) < job["n"]]
+            if not pending:
+                break
+            for start in range(0, len(pending), self.batch_size):
+                chunk = pending[start : start + self.batch_size]
+                requests = []
+                for i in chunk:
+                    job = jobs[i]
+                    need = job["n"] - len(results[i])
+                    fields = {k: v for k, v in job.items() if k not in ("n", "key")}
+                    requests.append(ChatRequest(
+                        messages=self._render(stage, n=need, **fields),
+                        schema=items_schema(need),
+                        temperature=self.temperature,
+                        top_p=self.top_p,
+                        max_tokens=self.max_tokens,
+                        seed=stable_seed(self.random_state, stage, job["key"], attempt),
+                    ))
+                completions = self.backend_.chat_many(requests)
+                for i, req, comp in zip(chunk, requests, completions):
+                    stats["calls"] += 0 if comp.cached else 1
+                    stats["cache_hits"] += 1 if comp.cached else 0
+                    stats["prompt_tokens"] += comp.prompt_tokens
+                    stats["completion_tokens"] += comp.completion_tokens
+                    stats["retries"] += comp.retries
+                    items, problem = parse_items(comp.text)
+                    if problem:
+                        stats["repairs" if items else "parse_failures"] += 1
+                        self.failures_.append({"stage": stage, "job": jobs[i]["key"], "attempt": attempt, "reason": problem,
+                                               "raw": comp.text[:4000], "recovered_items": len(items)})
+                    for item in items:
+                        key = normalize(item)
+                        if len(key) < 2 or key in seen_local[i] or key in seen_global or len(results[i]) >= jobs[i]["n"]:
+                            continue
+                        seen_local[i].add(key)
+                        if exclude is not None:
+                            seen_global.add(key)
+                        results[i].append(item.strip())
+        stats["seconds"] += time.perf_counter() - t0
+        short = [(jobs[i]["key"], len(r), jobs[i]["n"]) for i, r in enumerate(results) if len(r) < jobs[i]["n"]]
+        if short:
+            key, got, want = short[0]
+            raise GenerationError(
+                f"stage {stage!r}: {len(short)} request(s) still short after {self.max_attempts} attempts "
+                f"(e.g. {key}: {got} of {want} distinct items); expected {want}; fix: use a stronger model, "
+                f"raise max_attempts, or ask for fewer items; raw outputs are in failures."
+            )
+        return results
+
+    # ------------------------------------------------------------------------------ the tree
+
+    def _ensure_tree(self, per_label: int) -> None:
+        shape = plan_shape(per_label, self.n_source_type, self.n_topic, self.n_subtopic, self.sample_per_subtopic)
+        if self.tree_.get("shape") and all(a >= b for a, b in zip(self.tree_["shape"], shape)):
+            return
+        s, t, u, k = shape
+        sources = self._ask("source_types", [{"key": "sources", "n": s}])[0]
+        topic_jobs = [{"key": f"{src}|{lab}", "n": t, "source_type": src, "label": lab,
+                       "label_description_line": self._description_line(lab)} for src in sources for lab in self.labels_]
+        topics = dict(zip([j["key"] for j in topic_jobs], self._ask("topics", topic_jobs)))
+        sub_jobs = [{"key": f"{src}|{lab}|{top}", "n": u, "source_type": src, "label": lab, "topic": top,
+                     "label_description_line": self._description_line(lab)}
+                    for src in sources for lab in self.labels_ for top in topics[f"{src}|{lab}"]]
+        subtopics = dict(zip([j["key"] for j in sub_jobs], self._ask("subtopics", sub_jobs)))
+        self.tree_ = {"shape": shape, "source_types": sources, "topics": topics, "subtopics": subtopics}
+
+    def combinations(self, label: str) -> list[tuple[str, str, str]]:
+        """(source type, topic, subtopic) for ``label``, interleaved so any prefix spreads widely."""
+        tree = self.tree_
+        combos = []
+        s, t, u, _ = tree["shape"]
+        for ui in range(u):
+            for ti in range(t):
+                for src in tree["source_types"]:
+                    topic = tree["topics"][f"{src}|{label}"][ti]
+                    combos.append((src, topic, tree["subtopics"][f"{src}|{label}|{topic}"][ui]))
+        return combos
+
+    # ------------------------------------------------------------------------------ generation
+
+    def generate(self, n: int, labels: Sequence[str] | None = None) -> Iterator[list[SyntheticExample]]:
+        """Yield balanced batches of exactly ``n`` records (``n`` may not exceed the explicit shape)."""
+        self._check_fitted()
+        if not isinstance(n, int) or n < 0:
+            raise ConfigError(f"HierarchicalGenerator.generate(n) needs an int n >= 0; got {n!r}.")
+        wanted = list(labels) if labels else self.labels_
+        unknown = [lab for lab in wanted if lab not in self.labels_]
+        if unknown:
+            raise ConfigError(f"HierarchicalGenerator cannot generate label {unknown[0]!r}; it was fitted for {self.labels_}.")
+        quota = balanced_quota(n, wanted)
+        per_label = max(quota.values()) if quota else 0
+        if self._explicit_shape() and per_label > self._per_label_target(None):
+            raise ConfigError(
+                f"generate({n}) asks for {per_label} records per label but the explicit shape gives "
+                f"{self._per_label_target(None)}; fix: raise the shape or ask for fewer records."
+            )
+        if per_label:
+            self._ensure_tree(per_label if not self._explicit_shape() else self._per_label_target(None))
+        return self._stream(quota)
+
+    def _stream(self, quota: dict[str, int]) -> Iterator[list[SyntheticExample]]:
+        k = self.tree_["shape"][3] if self.tree_ else 1
+        plans: dict[str, list[tuple[tuple[str, str, str], int]]] = {}
+        for lab, want in quota.items():
+            combos = self.combinations(lab) if want else []
+            plan = []
+            for combo in combos:
+                if want <= 0:
+                    break
+                plan.append((combo, min(k, want)))
+                want -= min(k, want)
+            plans[lab] = plan
+        used: set[str] = set()
+        rng = random.Random(self.random_state)
+        waves = max((len(p) for p in plans.values()), default=0)
+        per_wave = max(1, self.batch_size // max(1, len(plans)))
+        for start in range(0, waves, per_wave):
+            jobs = []
+            for w in range(start, min(start + per_wave, waves)):
+                for lab, plan in plans.items():
+                    if w < len(plan):
+                        (src, topic, sub), count = plan[w]
+                        jobs.append({"key": f"{src}|{lab}|{topic}|{sub}", "n": count, "source_type": src, "label": lab,
+                                     "topic": topic, "subtopic": sub, "label_description_line": self._description_line(lab),
+                                     "style_examples": self._style_block(lab, rng)})
+            texts = self._ask("examples", jobs, exclude=used)
+            batch = []
+            for job, items in zip(jobs, texts):
+                for slot, text in enumerate(items):
+                    batch.append(SyntheticExample(
+                        text=text, label=job["label"], generator="hierarchical",
+                        meta={"instruction": self.instruction, "source_type": job["source_type"], "topic": job["topic"],
+                              "subtopic": job["subtopic"], "slot": slot, "model": self.model,
+                              "id": stable_seed(self.instruction, job["key"], slot)},
+                    ))
+            yield batch
+
+    def _style_block(self, label: str, rng: random.Random) -> str:
+        pool = self.seeds_by_label_.get(label) or []
+        if not pool or self.style_examples <= 0:
+            return ""
+        shown = rng.sample(pool, min(self.style_examples, len(pool)))
+        lines = "\n".join(f"- {json.dumps(t, ensure_ascii=False)}" for t in shown)
+        return f"Real texts with this label, for tone only (do not copy them or their topics):\n{lines}\n"
+
+    def report(self) -> dict[str, Any]:
+        """Per-stage calls, cache hits, tokens, retries, parse failures and time (for the manifest)."""
+        return {"stages": self.stats_, "tree": {"shape": self.tree_.get("shape"), "source_types": self.tree_.get("source_types")},
+                "failures": len(self.failures_)}

@@ -1,0 +1,113 @@
+"""Hierarchical generator policy with a deterministic fake LLM: sizing, grounding, dedup, resume."""
+
+import json
+
+import pytest
+
+from sentisynth.errors import ConfigError
+from sentisynth.generators.base import make_generator
+from sentisynth.generators.hierarchical import normalize, parse_items, plan_shape
+from sentisynth.pipeline import write_generation_run
+from sentisynth.store import read_json
+
+from .fake_backend import FakeBackend, crashing
+
+
+def _gen(tmp_path, backend=None, **kw):
+    params = dict(instruction="Classify movie review sentiment.", labels=["negative", "positive"],
+                  backend=backend or FakeBackend(), cache_path=str(tmp_path / "calls.sqlite"))
+    params.update(kw)
+    return make_generator("hierarchical", **params)
+
+
+def _records(gen, n):
+    return [r for batch in gen.generate(n) for r in batch]
+
+
+def test_parse_items_accepts_json_fences_chatter_and_lists():
+    assert parse_items('{"items": ["a b", "c d"]}') == (["a b", "c d"], None)
+    assert parse_items('```json\n{"items": ["x"]}\n```') == (["x"], None)
+    items, why = parse_items('Here: {"items": ["x", "y"]} hope it helps')
+    assert items == ["x", "y"] and "embedded" in why
+    items, why = parse_items("1. first one\n2) second one\n- third")
+    assert items == ["first one", "second one", "third"] and "not json" in why
+    assert parse_items("")[0] == []
+
+
+def test_plan_shape_products_and_errors():
+    s, t, u, k = plan_shape(100)
+    assert s * t * u * k >= 100 and k == 1
+    assert plan_shape(6, 2, 3, 1, 1) == (2, 3, 1, 1)
+    with pytest.raises(ConfigError, match="smaller than the 10 requested"):
+        plan_shape(10, 1, 1, 1, 1)
+
+
+def test_exact_count_balanced_grounded_and_unique(tmp_path):
+    gen = _gen(tmp_path).fit([])
+    recs = _records(gen, 41)
+    assert len(recs) == 41
+    assert {r.label for r in recs} == {"negative", "positive"}
+    assert abs(sum(r.label == "negative" for r in recs) - 20.5) <= 0.5
+    grounding = [(r.label, r.meta["source_type"], r.meta["topic"], r.meta["subtopic"], r.meta["slot"]) for r in recs]
+    assert len(set(grounding)) == len(grounding)
+    assert len({normalize(r.text) for r in recs}) == len(recs)
+    assert all(r.text and r.label for r in recs)
+    rep = gen.report()
+    assert rep["stages"]["examples"]["calls"] > 0 and rep["stages"]["source_types"]["calls"] == 1
+
+
+def test_explicit_shape_is_records_per_label(tmp_path):
+    gen = _gen(tmp_path, n_source_type=2, n_topic=2, n_subtopic=2, sample_per_subtopic=3).fit([])
+    recs = _records(gen, 48)
+    assert len(recs) == 48
+    combos = {(r.label, r.meta["source_type"], r.meta["topic"], r.meta["subtopic"]) for r in recs}
+    assert len(combos) == 2 * 2 * 2 * 2  # labels x sources x topics x subtopics, each used
+    with pytest.raises(ConfigError, match="explicit shape gives 24"):
+        gen.generate(50)
+
+
+def test_bad_outputs_are_repaired_or_retried_and_kept(tmp_path):
+    gen = _gen(tmp_path, backend=FakeBackend(garbage_every=3, duplicate_every=4)).fit([])
+    recs = _records(gen, 30)
+    assert len(recs) == 30 and len({normalize(r.text) for r in recs}) == 30
+    assert gen.failures_ and all(f["raw"] and f["reason"] for f in gen.failures_)
+    assert sum(s["repairs"] for s in gen.stats_.values()) > 0
+
+
+def test_second_run_is_served_from_the_call_cache(tmp_path):
+    a = _records(_gen(tmp_path).fit([]), 20)
+    gen = _gen(tmp_path, backend=crashing(0)).fit([])  # any real call would crash
+    b = _records(gen, 20)
+    assert [r.text for r in a] == [r.text for r in b]
+    assert gen.stats_["examples"]["calls"] == 0 and gen.stats_["examples"]["cache_hits"] > 0
+
+
+def test_pipeline_resumes_after_a_crash_without_loss_or_duplicates(tmp_path):
+    ref = tmp_path / "ref"
+    write_generation_run(ref, _gen(tmp_path / "c1"), None, 40, seed=0, source="test")
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        write_generation_run(out, _gen(tmp_path / "c2", backend=crashing(60), batch_size=2), None, 40, seed=0, source="test")
+    partial = out / "synthetic.jsonl.partial"
+    assert partial.exists() and not (out / "synthetic.jsonl").exists()
+    done_before = len(partial.read_text().splitlines())
+    assert 0 < done_before < 40
+    with open(partial, "a") as fh:
+        fh.write('{"text": "torn')  # a write cut by the crash
+    write_generation_run(out, _gen(tmp_path / "c2", batch_size=2), None, 40, seed=0, source="test")
+    got = [json.loads(x) for x in (out / "synthetic.jsonl").read_text().splitlines()]
+    want = [json.loads(x) for x in (ref / "synthetic.jsonl").read_text().splitlines()]
+    assert len(got) == 40 and len({g["text"] for g in got}) == 40
+    m = read_json(out / "manifest.json")
+    assert m["status"] == "complete" and m["counts"]["resumed_from"] == done_before
+    assert m["counts"]["per_label"] == {"negative": 20, "positive": 20}
+    assert (out / "synthetic.parquet").exists()
+    # batch size does not change content for the same seed: same records as the uninterrupted run
+    assert sorted(g["text"] for g in got) == sorted(w["text"] for w in want)
+
+
+def test_invalid_parameters(tmp_path):
+    with pytest.raises(ConfigError, match="at least two distinct labels"):
+        _gen(tmp_path, labels=["only"]).fit([])
+    with pytest.raises(ConfigError, match="non-empty task description"):
+        _gen(tmp_path, instruction=" ").fit([])
