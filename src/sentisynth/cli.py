@@ -69,8 +69,6 @@ def experiment(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Run an experiment grid (datasets x k x seeds x conditions x classifiers) and summarise it."""
-    from rich.console import Console
-
     from .evaluation.config import load_experiment_config
     from .evaluation.experiment import Experiment
 
@@ -81,8 +79,8 @@ def experiment(
     exp = Experiment(cfg, output_dir=out, overwrite=overwrite, progress=progress and sys.stderr.isatty())
     exp.run()
     root = Path(out or cfg.output_dir or Path("runs") / cfg.name)
-    Console().print((root / "summary.md").read_text())
-    Console().print(f"Results in {root}/ (summary.csv, summary.md, manifest.json, eval/)")
+    typer.echo((root / "summary.md").read_text())
+    typer.echo(f"Results in {root}/ (summary.csv, summary.md, manifest.json, eval/)")
 
 
 @generate_app.command("eda")
@@ -119,6 +117,76 @@ def generate_eda(
     gen = make_generator("eda", alpha_sr=alpha, alpha_ri=alpha, alpha_rs=alpha, p_rd=alpha, random_state=seed)
     path = write_generation_run(out, gen, seed_set, n, seed=seed, source=dataset or str(data))
     typer.echo(f"wrote {n} records to {path}")
+
+
+@generate_app.command("hierarchical")
+def generate_hierarchical(
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory (synthetic.jsonl/.parquet, manifest, failed parses)."),
+    n: Optional[int] = typer.Option(None, "-n", "--n", help="Records to generate (balanced across labels)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML with any of these options (command-line flags win)."),
+    instruction: Optional[str] = typer.Option(None, help='The task, e.g. "Classify the sentiment of movie reviews."'),
+    labels: Optional[str] = typer.Option(None, help="Comma-separated label names, e.g. negative,positive."),
+    model: Optional[str] = typer.Option(None, help="Short name (see `sentisynth models`), GGUF path, or hub/server model id."),
+    backend: Optional[str] = typer.Option(None, help="llamacpp (in-process), openai (any OpenAI-compatible server) or transformers."),
+    base_url: Optional[str] = typer.Option(None, help="Server URL for --backend openai (or $SENTISYNTH_BASE_URL)."),
+    n_source_type: Optional[int] = typer.Option(None, help="Explicit shape: source types (records per label = product)."),
+    n_topic: Optional[int] = typer.Option(None, help="Explicit shape: topics per source type and label."),
+    n_subtopic: Optional[int] = typer.Option(None, help="Explicit shape: subtopics per topic."),
+    sample_per_subtopic: Optional[int] = typer.Option(None, help="Explicit shape: examples per subtopic."),
+    data: Optional[Path] = typer.Option(None, help="Optional seed file: real examples shown to the model for tone."),
+    seed: int = typer.Option(0, help="The one seed: every model call's seed derives from it."),
+) -> None:
+    """Generate with hierarchical LLM prompting: source types -> topics per label -> subtopics -> examples."""
+    import yaml
+
+    from .data import load_file
+    from .generators.base import make_generator
+    from .pipeline import write_generation_run
+
+    options: dict = {}
+    if config is not None:
+        if not config.exists():
+            raise ConfigError(f"{config}: config file not found; fix: check the path.")
+        loaded = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{config}: expected a YAML mapping of generator options; got {type(loaded).__name__}.")
+        options.update(loaded)
+    flags = dict(instruction=instruction, model=model, backend=backend, n_source_type=n_source_type, n_topic=n_topic,
+                 n_subtopic=n_subtopic, sample_per_subtopic=sample_per_subtopic)
+    options.update({k: v for k, v in flags.items() if v is not None})
+    if labels:
+        options["labels"] = [x.strip() for x in labels.split(",") if x.strip()]
+    if base_url:
+        options.setdefault("backend_params", {})["base_url"] = base_url
+    n = n if n is not None else options.pop("n", None)
+    options.setdefault("random_state", seed)
+    options.setdefault("progress", True)
+    seed_set = load_file(data) if data is not None else None
+    gen = make_generator("hierarchical", **options)
+    if n is None:
+        if not gen._explicit_shape():
+            raise ConfigError("pass -n N (records to generate) or the explicit shape (--n-source-type, --n-topic, --n-subtopic, --sample-per-subtopic).")
+        n = gen._per_label_target(None) * len(options.get("labels") or seed_set.label_set.names)
+    path = write_generation_run(out, gen, seed_set, n, seed=seed, source=str(data) if data else "none", progress=sys.stderr.isatty())
+    typer.echo(f"wrote {n} records to {path} (and synthetic.parquet, manifest.json)")
+
+
+@app.command()
+def models() -> None:
+    """List the offline models (short names) and whether they are assembled in the cache."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .backends.models import model_status
+
+    table = Table(title="Offline models (assembled from PyPI packages on first use; hub ids and local paths also work)")
+    for col in ("name", "size", "chat", "status", "sources", "description"):
+        table.add_column(col, overflow="fold")
+    for row in model_status():
+        status = "ready (verified)" if row["verified"] else "assembled" if row["assembled"] else "not assembled"
+        table.add_row(row["name"], row["size"], "yes" if row["chat"] else "no", status,
+                      f'{row["sources"]} ({row["sources_local"]}/{row["sources_total"]})', row["description"])
+    Console().print(table)
 
 
 def main() -> None:

@@ -45,6 +45,7 @@ SPLIT_SEED = 0
 SST2_POOL_SIZE = 12_000
 
 SST2_ENV = "SENTISYNTH_SST2_DIR"
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 _SENTIMENT_BINARY = {
     "negative": "The text expresses a negative opinion or feeling.",
@@ -339,13 +340,17 @@ def _find_sst2_dir(data_dir: str | None) -> Path:
     if env:
         return check(Path(env).expanduser(), SST2_ENV)
     cwd = Path.cwd().resolve()
-    for anc in (cwd, *cwd.parents):
-        cand = anc / "shared" / "data" / "sst2"
-        if (cand / "train.tsv").is_file():
-            return check(cand, f"search above {cwd}")
+    # Also search above the source checkout, so an editable install finds it from any directory.
+    package = _PACKAGE_DIR
+    for start in (cwd, package):
+        for anc in (start, *start.parents):
+            cand = anc / "shared" / "data" / "sst2"
+            if (cand / "train.tsv").is_file():
+                return check(cand, f"search above {start}")
     raise ResourceError(
-        f"SST-2 data not found: no data_dir given, {SST2_ENV} is not set, and no shared/data/sst2 in {cwd} or its "
-        f"parents; expected a folder with train.tsv, dev.tsv, test.tsv; fix: export {SST2_ENV}=/path/to/sst2."
+        f"SST-2 data not found: no data_dir given, {SST2_ENV} is not set, and no shared/data/sst2 in {cwd}, "
+        f"{package} or their parents; expected a folder with train.tsv, dev.tsv, test.tsv; "
+        f"fix: export {SST2_ENV}=/path/to/sst2."
     )
 
 
