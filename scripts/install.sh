@@ -20,5 +20,7 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first and pinned: an unpinned torch would pull several GB of CUDA wheels.
 .venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e ".[all,test]"
+# llama-cpp-python compiles llama.cpp; GGML_NATIVE=OFF makes a wheel that runs on any x86-64 CPU
+# with AVX2 (runtime dispatch), so pip's cached wheel stays valid on other machines.
+CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" .venv/bin/python -m pip install -q -e ".[all,test]"
 echo "installed: $(.venv/bin/sentisynth --help >/dev/null && echo sentisynth OK)"

@@ -107,6 +107,27 @@ def test_llamacpp_token_logprobs_prefer_fluent_text(local):
     assert mean[0] > mean[1] + 0.5
 
 
+# --------------------------------------------------------------------------- transformers
+
+
+@pytest.mark.slow
+def test_transformers_backend_on_gguf():
+    """SmolLM2's GGUF loaded (dequantised) by transformers: ~20 s to load on 2 CPU cores."""
+    b = make_backend("transformers", model=LOCAL_MODEL, batch_size=4).load()
+    assert not b.supports_schema
+    texts = ["The cat sat on the warm mat and fell asleep in the sun.", "mat sun the asleep warm on sat in cat the fell and the.", "Hi", ""]
+    lps = b.token_logprobs(texts)
+    assert [len(x) > 0 for x in lps] == [True, True, True, False]
+    assert sum(lps[0]) / len(lps[0]) > sum(lps[1]) / len(lps[1]) + 0.5
+    alone = b.token_logprobs([texts[2]])[0]  # scored without padding
+    assert alone == pytest.approx(lps[2], abs=1e-3)
+    r = ask("Write a one-line movie review.", max_tokens=12, seed=5)
+    c = b.chat(r)
+    assert c.text.strip() and 0 < c.completion_tokens <= 12 and c.prompt_tokens > 5
+    assert b.chat(r).text == c.text
+    assert b.identity()["sha256"] == make_backend("llamacpp", model=LOCAL_MODEL).identity()["sha256"]
+
+
 # --------------------------------------------------------------------------- real llama.cpp server
 
 

@@ -160,14 +160,14 @@ def generate_hierarchical(
         options.setdefault("backend_params", {})["base_url"] = base_url
     n = n if n is not None else options.pop("n", None)
     options.setdefault("random_state", seed)
-    options.setdefault("progress", True)
+    options.setdefault("progress", sys.stderr.isatty())  # per-stage bars from the generator
     seed_set = load_file(data) if data is not None else None
     gen = make_generator("hierarchical", **options)
     if n is None:
         if not gen._explicit_shape():
             raise ConfigError("pass -n N (records to generate) or the explicit shape (--n-source-type, --n-topic, --n-subtopic, --sample-per-subtopic).")
         n = gen._per_label_target(None) * len(options.get("labels") or seed_set.label_set.names)
-    path = write_generation_run(out, gen, seed_set, n, seed=seed, source=str(data) if data else "none", progress=sys.stderr.isatty())
+    path = write_generation_run(out, gen, seed_set, n, seed=seed, source=str(data) if data else "none")
     typer.echo(f"wrote {n} records to {path} (and synthetic.parquet, manifest.json)")
 
 

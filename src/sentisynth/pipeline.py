@@ -78,6 +78,8 @@ def write_generation_run(
             if fresh:
                 append_jsonl(partial, (r.to_dict() for r in fresh))
             bar(len(batch))
+    if hasattr(generator, "close"):
+        generator.close()
     if position != n:
         raise ResumeMismatch(f"generator {generator.name!r} produced {position} records; expected {n}.")
     partial.replace(final)

@@ -5,8 +5,14 @@
 
 Determinism: llama-cpp-python (0.3.x) builds a fresh sampler for every completion and seeds it
 from the ``seed`` argument of ``create_chat_completion``; this backend passes ``request.seed``
-every time, so the same request (messages, sampling settings, seed) on the same model file,
-thread count and build gives the same text, also at temperature > 0, whatever was asked before.
+every time. That alone is not enough: by default llama-cpp-python reuses the KV cache of the
+longest common prompt prefix with the previous call and re-evaluates only the rest, and logits
+computed that way differ slightly from a fresh evaluation (different batch shapes), which at
+temperature > 0 changes the sampled text. So :meth:`LlamaCppBackend.chat` resets the context
+before every request and evaluates the whole prompt (prompt processing is roughly ten times
+faster per token than generation, so this costs little). The same request (messages, sampling
+settings, seed) on the same model file, thread count and build then gives the same text,
+whatever was asked before.
 
 JSON schemas are enforced by constrained decoding: the schema is compiled to a llama.cpp GBNF
 grammar (once per distinct schema) and passed as ``grammar``. Unlike llama-cpp-python's own
@@ -207,6 +213,9 @@ class LlamaCppBackend(Backend):
             self.load()
         grammar = self.grammar_for(request.schema) if request.schema else None
         with self._lock:
+            # Evaluate the prompt from scratch: reusing a cached KV prefix changes the logits
+            # slightly (a different batch shape), enough to change sampled text for one seed.
+            self._llm.reset()
             out = self._llm.create_chat_completion(
                 messages=request.messages,
                 temperature=request.temperature,

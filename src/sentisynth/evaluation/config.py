@@ -29,6 +29,9 @@ class DatasetConfig(_Strict):
     label_column: str = "label"
     labels: list[str] | None = None
     label_descriptions: dict[str, str] | None = None
+    #: Where cells are scored: ``test`` for reported figures, ``dev`` while choosing prompts,
+    #: thresholds and ratios (so nothing is tuned on test).
+    eval_split: Literal["test", "dev"] = "test"
 
 
 class ClassifierConfig(_Strict):

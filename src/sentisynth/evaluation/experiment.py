@@ -99,7 +99,7 @@ class Experiment:
         root = Path(self.output_dir or c.output_dir or Path("runs") / c.name)
         t0 = time.perf_counter()
         # Everything that can fail on bad input is checked before the run directory is touched.
-        splits = {d.name: load_splits(**d.model_dump()) for d in c.datasets}
+        splits = {d.name: load_splits(**d.model_dump(exclude={"eval_split"})) for d in c.datasets}
         for sp in splits.values():
             self._check_k(sp)
         encoders = self._shared_encoders()
@@ -123,7 +123,7 @@ class Experiment:
         cells = self.cells()
         clfs = {x.name: x for x in c.classifiers}
         conds = {x.name: x for x in c.conditions}
-        tests = {n: sp.test.examples() for n, sp in splits.items()}
+        tests = {d.name: self._eval_split(splits[d.name], d.eval_split).examples() for d in c.datasets}
         done = skipped = 0
         timings: dict[str, float] = {}
         with self._progress_bar() as bar:
@@ -204,6 +204,17 @@ class Experiment:
 
     def _progress_bar(self) -> Any:
         return progress_bar(self.progress)
+
+    @staticmethod
+    def _eval_split(sp: DatasetSplits, which: str):
+        if which == "dev":
+            if sp.dev is None:
+                raise DataError(
+                    f"dataset {sp.name!r} has no dev split; expected one for eval_split: dev; "
+                    f"fix: use a dataset with a dev split (e.g. sst2) or give train/test files of your own."
+                )
+            return sp.dev
+        return sp.test
 
     def _check_k(self, sp: DatasetSplits) -> None:
         counts = sp.train.counts()

@@ -48,6 +48,6 @@ def balanced_quota(n: int, labels: Sequence[str]) -> dict[str, int]:
 
 def make_generator(name: str, **params: Any) -> Generator:
     """Instantiate a registered generator by name, with a clear error for unknown names/params."""
-    from . import eda, hierarchical  # noqa: F401  (registers built-in generators)
+    from . import eda, from_file, hierarchical  # noqa: F401  (registers built-in generators)
 
     return GENERATORS.make(name, **params)

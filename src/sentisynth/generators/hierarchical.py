@@ -263,6 +263,7 @@ class HierarchicalGenerator(Generator):
 
         stats = self.stats_[stage]
         t0 = time.perf_counter()
+        advance = self._stage_progress(stage, len(jobs))
         results: list[list[str]] = [[] for _ in jobs]
         seen_global = exclude if exclude is not None else set()
         seen_local: list[set[str]] = [set() for _ in jobs]
@@ -305,6 +306,7 @@ class HierarchicalGenerator(Generator):
                         if exclude is not None:
                             seen_global.add(key)
                         results[i].append(item.strip())
+                advance(sum(1 for i in chunk if len(results[i]) >= jobs[i]["n"]))
         stats["seconds"] += time.perf_counter() - t0
         short = [(jobs[i]["key"], len(r), jobs[i]["n"]) for i, r in enumerate(results) if len(r) < jobs[i]["n"]]
         if short:
@@ -315,6 +317,28 @@ class HierarchicalGenerator(Generator):
                 f"raise max_attempts, or ask for fewer items; raw outputs are in failures."
             )
         return results
+
+    def _stage_progress(self, stage: str, total: int):
+        """A progress bar per stage (rich, on stderr) when ``progress`` is on; returns ``advance(k)``."""
+        if not self.progress:
+            return lambda k: None
+        if getattr(self, "progress_", None) is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress_ = Progress(TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(),
+                                      TimeElapsedColumn(), console=Console(stderr=True))
+            self.progress_.start()
+        task = self.progress_.add_task(stage, total=total)
+        return lambda k: self.progress_.advance(task, k)
+
+    def close(self) -> None:
+        """Stop the progress display and release the backend."""
+        if getattr(self, "progress_", None) is not None:
+            self.progress_.stop()
+            self.progress_ = None
+        if hasattr(self, "backend_"):
+            self.backend_.close()
 
     # ------------------------------------------------------------------------------ the tree
 
