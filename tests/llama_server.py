@@ -69,7 +69,8 @@ def running_llama_server(model_path: str | Path, n_ctx: int = 4096, n_threads: i
         "--n_ctx", str(n_ctx),
     ]
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})  # see backends/llamacpp.py
     stopper = functools.partial(_stop, proc)
     atexit.register(stopper)  # also on an interrupted test session
     base_url = f"http://127.0.0.1:{port}/v1"

@@ -25,6 +25,13 @@ from .llama_server import running_llama_server
 SERVER_MODEL = "qwen2.5-0.5b-instruct"
 #: Model for the in-process llama.cpp tests (small and fast).
 LOCAL_MODEL = "smollm2-135m"
+#: Threads for the in-process model. One thread keeps these tests fast when other processes share
+#: the CPU: llama.cpp's worker threads spin at barriers, and with 2 threads on 2 busy cores
+#: generation was measured 7x slower than with 1 (37 vs 5.5 tok/s for SmolLM2).
+LOCAL_THREADS = 1
+#: Threads for the llama.cpp server (same reason; Qwen2.5-0.5B measured 17.9 tok/s with 1 thread
+#: vs 0.4 tok/s with 2 while another llama.cpp process was running on the 2 cores).
+SERVER_THREADS = 1
 
 SECRET = "sk-test-SECRET-0123456789abcdef"
 LIST_SCHEMA = {
@@ -55,7 +62,7 @@ def _clean_env(monkeypatch):
 
 @pytest.fixture(scope="module")
 def local():
-    backend = make_backend("llamacpp", model=LOCAL_MODEL, n_ctx=2048).load()
+    backend = make_backend("llamacpp", model=LOCAL_MODEL, n_ctx=2048, n_threads=LOCAL_THREADS).load()
     yield backend
     backend.close()
 
@@ -79,13 +86,15 @@ def test_llamacpp_schema_constrains_output(local):
 
 @pytest.mark.slow
 def test_llamacpp_same_seed_same_text(local):
+    """Same seed → same text at temperature 0.7, also when the prompt was just evaluated for
+    another request (llama-cpp-python's KV prefix reuse would change the text; chat() resets)."""
+
     def run(seed: int) -> str:
-        return local.chat(ask("Write a one-line movie review.", temperature=0.7, max_tokens=24, seed=seed)).text
+        return local.chat(ask("Write a one-line movie review.", temperature=0.7, max_tokens=16, seed=seed)).text
 
     a, b, a2 = run(1), run(2), run(1)
-    others = {run(s) for s in (3, 4)}
     assert a == a2
-    assert len({a, b} | others) > 1  # the seed matters at temperature > 0
+    assert a != b  # the seed matters at temperature > 0
 
 
 @pytest.mark.slow
@@ -112,8 +121,11 @@ def test_llamacpp_token_logprobs_prefer_fluent_text(local):
 
 @pytest.mark.slow
 def test_transformers_backend_on_gguf():
-    """SmolLM2's GGUF loaded (dequantised) by transformers: ~20 s to load on 2 CPU cores."""
-    b = make_backend("transformers", model=LOCAL_MODEL, batch_size=4).load()
+    """SmolLM2's GGUF loaded (dequantised) by transformers: ~17 s to load on 2 CPU cores."""
+    import torch
+
+    threads_before = torch.get_num_threads()
+    b = make_backend("transformers", model=LOCAL_MODEL, batch_size=4, n_threads=LOCAL_THREADS).load()
     assert not b.supports_schema
     texts = ["The cat sat on the warm mat and fell asleep in the sun.", "mat sun the asleep warm on sat in cat the fell and the.", "Hi", ""]
     lps = b.token_logprobs(texts)
@@ -126,6 +138,7 @@ def test_transformers_backend_on_gguf():
     assert c.text.strip() and 0 < c.completion_tokens <= 12 and c.prompt_tokens > 5
     assert b.chat(r).text == c.text
     assert b.identity()["sha256"] == make_backend("llamacpp", model=LOCAL_MODEL).identity()["sha256"]
+    assert torch.get_num_threads() == threads_before  # n_threads applies only during calls
 
 
 # --------------------------------------------------------------------------- real llama.cpp server
@@ -136,7 +149,7 @@ def server_url():
     from sentisynth.backends.models import resolve_model
 
     path = resolve_model(SERVER_MODEL).path
-    with running_llama_server(path, n_ctx=4096, n_threads=2) as url:
+    with running_llama_server(path, n_ctx=4096, n_threads=SERVER_THREADS) as url:
         yield url
 
 
@@ -298,7 +311,7 @@ def test_timeout_is_retried_then_fails_clearly():
         elapsed = time.monotonic() - t0
     msg = str(ei.value)
     assert srv.hits == 3 and "timed out" in msg and "2 retries" in msg and SECRET not in msg
-    assert elapsed < 3.0
+    assert elapsed < 5.0  # 3 attempts of 0.3 s plus short backoffs, not 3 x 2 s
 
 
 def test_server_down_is_a_clear_error():
@@ -315,7 +328,7 @@ def test_chat_many_runs_concurrently_and_keeps_order():
         elapsed = time.monotonic() - t0
     assert [c.text for c in outs] == [f"request {i}" for i in range(9)]
     assert srv.max_inflight == 3
-    assert elapsed < 9 * 0.2 * 0.7
+    assert elapsed < 9 * 0.2  # one at a time would take at least 1.8 s
 
 
 def test_schema_modes_and_env_defaults(monkeypatch):

@@ -31,6 +31,7 @@ float32 logits that is only touched for the positions actually scored. Texts lon
 from __future__ import annotations
 
 import json
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,11 @@ def gguf_sha256(m: GGUFModel) -> str:
 
 
 def _import_llama_cpp():
+    # llama.cpp's OpenMP threads spin while waiting for each other. When another process holds a
+    # core (an embedding job, a second worker) a spinning thread waits for a descheduled one and
+    # decoding slowed from ~20 to <1 token/s here. Passive waiting keeps it near full speed.
+    # It must be set before the OpenMP runtime loads, i.e. before the first import.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import llama_cpp
     except ImportError as e:

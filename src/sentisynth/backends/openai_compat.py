@@ -173,6 +173,7 @@ class OpenAICompatBackend(Backend):
     # -- setup -----------------------------------------------------------------------------------
     def load(self) -> "OpenAICompatBackend":
         self._check_params()
+        self.supports_schema = self.schema_mode != "none"
         if self._client is not None:
             return self
         try:

@@ -17,6 +17,7 @@ the text is preceded by the tokenizer's BOS token when it has one (so the first 
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -46,15 +47,27 @@ class TransformersBackend(Backend):
     device : ``"cpu"``, ``"cuda"``, ``"cuda:0"``... (``None`` = cuda when available, else cpu).
     batch_size : texts per forward pass in :meth:`token_logprobs`.
     max_length : texts are truncated to this many tokens when scored.
+    n_threads : torch CPU threads while this backend computes (``None`` = torch's default). Set
+        only for the duration of each call and restored after, since it is process-wide. On a busy
+        CPU fewer threads can be much faster (2 threads on 2 shared cores measured 10-25x slower
+        than 1).
     """
 
     supports_schema = False
 
-    def __init__(self, model: str = "smollm2-135m", device: str | None = "cpu", batch_size: int = 16, max_length: int = 512):
+    def __init__(
+        self,
+        model: str = "smollm2-135m",
+        device: str | None = "cpu",
+        batch_size: int = 16,
+        max_length: int = 512,
+        n_threads: int | None = None,
+    ):
         self.model = model
         self.device = device
         self.batch_size = batch_size
         self.max_length = max_length
+        self.n_threads = n_threads
         self._resolved: Any = None
         self._lm: Any = None
         self._tok: Any = None
@@ -65,6 +78,24 @@ class TransformersBackend(Backend):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"The '{name}' parameter of TransformersBackend must be a positive int; got {v!r} instead.")
+        v = self.n_threads
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            raise ConfigError(f"The 'n_threads' parameter of TransformersBackend must be a positive int or None; got {v!r} instead.")
+
+    @contextmanager
+    def _compute(self):
+        """Hold the lock, disable autograd and apply ``n_threads`` for one call."""
+        import torch
+
+        with self._lock, torch.no_grad():
+            before = torch.get_num_threads()
+            if self.n_threads is not None:
+                torch.set_num_threads(self.n_threads)
+            try:
+                yield
+            finally:
+                if self.n_threads is not None:
+                    torch.set_num_threads(before)
 
     def resolved(self) -> Any:
         if self._resolved is None:
@@ -136,7 +167,7 @@ class TransformersBackend(Backend):
             gen_kwargs.update(temperature=float(request.temperature), top_p=float(request.top_p), top_k=0)
         if request.stop:
             gen_kwargs.update(stop_strings=list(request.stop), tokenizer=tok)
-        with self._lock, torch.no_grad():
+        with self._compute():
             torch.manual_seed(int(request.seed))
             out = lm.generate(input_ids, attention_mask=torch.ones_like(input_ids), **gen_kwargs)
         new = out[0, len(ids):].tolist()
@@ -169,7 +200,7 @@ class TransformersBackend(Backend):
         out: list[list[float]] = [[] for _ in seqs]
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # similar lengths → less padding
         pad = tok.pad_token_id
-        with self._lock, torch.no_grad():
+        with self._compute():
             for start in range(0, len(order), self.batch_size):
                 idx = [i for i in order[start : start + self.batch_size] if len(seqs[i]) >= 2]
                 if not idx:
