@@ -111,3 +111,9 @@ def test_invalid_parameters(tmp_path):
         _gen(tmp_path, labels=["only"]).fit([])
     with pytest.raises(ConfigError, match="non-empty task description"):
         _gen(tmp_path, instruction=" ").fit([])
+
+
+def test_api_keys_in_backend_params_never_reach_params_or_manifest(tmp_path):
+    gen = _gen(tmp_path, backend="openai", backend_params={"base_url": "http://127.0.0.1:9/v1", "api_key": "sk-live-SECRET"})
+    assert "sk-live-SECRET" not in json.dumps(gen.get_params())
+    assert gen.get_params()["backend_params"]["api_key"] == "<set>"

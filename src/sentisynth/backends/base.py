@@ -23,6 +23,15 @@ register_backend = BACKENDS.register
 SECRET_PARAMS = frozenset({"api_key"})
 
 
+def scrub_secrets(obj: Any) -> Any:
+    """A copy of ``obj`` with every secret-named key (at any depth) replaced by ``"<set>"``/None."""
+    if isinstance(obj, dict):
+        return {k: ("<set>" if v else None) if k in SECRET_PARAMS else scrub_secrets(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(scrub_secrets(v) for v in obj)
+    return obj
+
+
 @dataclass
 class ChatRequest:
     """One chat call. ``schema`` (a JSON schema) asks the backend to constrain output to it."""
@@ -69,10 +78,7 @@ class Backend:
 
     def get_params(self) -> dict[str, Any]:
         """Settings safe to record: secrets are replaced by a marker saying whether one was set."""
-        params = constructor_params(self)
-        for k in SECRET_PARAMS & params.keys():
-            params[k] = "<set>" if params[k] else None
-        return params
+        return scrub_secrets(constructor_params(self))
 
     def identity(self) -> dict[str, Any]:
         """What identifies the model answering (name, file hash where local); part of cache keys."""

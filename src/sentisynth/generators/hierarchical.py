@@ -181,10 +181,13 @@ class HierarchicalGenerator(Generator):
     # ------------------------------------------------------------------------------ setup
 
     def get_params(self) -> dict[str, Any]:
+        """Parameters for manifests and config hashes, with API keys in backend_params scrubbed."""
+        from ..backends.base import scrub_secrets
+
         params = super().get_params()
         if not isinstance(self.backend, str):
             params["backend"] = {"name": self.backend.name, **self.backend.get_params()}
-        return params
+        return scrub_secrets(params)
 
     def _explicit_shape(self) -> bool:
         return all(x is not None for x in (self.n_source_type, self.n_topic, self.n_subtopic, self.sample_per_subtopic))
