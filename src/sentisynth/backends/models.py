@@ -48,7 +48,7 @@ from typing import IO, Any, Callable, Iterator
 from ..data import wheels
 from ..errors import ConfigError, ResourceError
 from ..paths import cache_dir
-from ..store import write_atomic
+from ..store import file_sha256, write_atomic
 
 try:  # POSIX only; elsewhere unique partials + os.replace still keep the file whole.
     import fcntl
@@ -302,11 +302,7 @@ def _memo_sha256(path: Path, memo: Path, *, force: bool = False) -> str:
         sha = _recorded_sha256(path, memo)
         if sha is not None:
             return sha
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_BLOCK), b""):
-            h.update(block)
-    sha = h.hexdigest()
+    sha = file_sha256(path)
     _record_sha256(path, memo, sha)
     return sha
 

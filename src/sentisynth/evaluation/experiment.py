@@ -234,7 +234,7 @@ class Experiment:
         for clf in self.config.classifiers:
             cls = CLASSIFIERS.get(clf.kind)  # unknown name → clear error
             if "embedding" in cls.accepts:  # frozen-encoder classifiers share one cached encoder
-                names.add(clf.params.get("encoder", "all-MiniLM-L6-v2"))
+                names.add(_encoder_name(clf))
         if not names:
             return {}
         from ..backends.encoders import SentenceEncoder
@@ -246,7 +246,7 @@ class Experiment:
         from .classifiers import CLASSIFIERS
 
         if "embedding" in CLASSIFIERS.get(clf.kind).accepts:
-            params["encoder"] = encoders[params.get("encoder", "all-MiniLM-L6-v2")]
+            params["encoder"] = encoders[_encoder_name(clf)]
         params.setdefault("random_state", cell.seed or 0)
         return params
 
@@ -291,6 +291,11 @@ class Experiment:
         tmp.replace(path)
         write_json(meta_path, {"key": key, "n": len(records), "generator": cond.generator, "params": gen.get_params()})
         return records
+
+
+def _encoder_name(clf: ClassifierConfig) -> str:
+    """The encoder a frozen-embedding classifier uses (its default when the config names none)."""
+    return clf.params.get("encoder", "all-MiniLM-L6-v2")
 
 
 def _per_label_prefix(records: list[SyntheticExample], n_per_label: int) -> list[SyntheticExample]:
