@@ -10,6 +10,7 @@ from sentisynth.records import Example
 
 
 def _pool(tmp_path, n_per_label=10):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "synthetic.jsonl"
     with open(path, "w") as fh:
         for lab in ("negative", "positive"):
@@ -41,3 +42,12 @@ def test_pool_too_small_or_missing(tmp_path):
         _draw(_pool(tmp_path), 0, 22)
     with pytest.raises(DataError, match="no synthetic records found"):
         _draw(tmp_path / "nope", 0, 2)
+
+
+def test_several_pools_are_drawn_as_one(tmp_path):
+    a, b = _pool(tmp_path / "a"), _pool(tmp_path / "b", n_per_label=5)
+    gen = make_generator("file", path=[str(a), str(b / "synthetic.jsonl")], random_state=0).fit(SEEDS)
+    assert {lab: len(v) for lab, v in gen.pool_.items()} == {"negative": 15, "positive": 15}
+    assert len([r for batch in gen.generate(30) for r in batch]) == 30
+    with pytest.raises(DataError, match="no synthetic records found"):
+        make_generator("file", path=[str(a), str(tmp_path / "nope")]).fit(SEEDS)

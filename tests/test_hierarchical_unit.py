@@ -36,7 +36,8 @@ def test_parse_items_accepts_json_fences_chatter_and_lists():
 
 def test_plan_shape_products_and_errors():
     s, t, u, k = plan_shape(100)
-    assert s * t * u * k >= 100 and k == 1
+    assert s * t * u * k >= 100 and (s, t, u, k) == (3, 5, 2, 4)
+    assert plan_shape(4) == (3, 2, 1, 1)
     assert plan_shape(6, 2, 3, 1, 1) == (2, 3, 1, 1)
     with pytest.raises(ConfigError, match="smaller than the 10 requested"):
         plan_shape(10, 1, 1, 1, 1)

@@ -164,11 +164,70 @@ def generate_hierarchical(
     seed_set = load_file(data) if data is not None else None
     gen = make_generator("hierarchical", **options)
     if n is None:
-        if not gen._explicit_shape():
+        per_label = gen.shape_records_per_label()
+        if per_label is None:
             raise ConfigError("pass -n N (records to generate) or the explicit shape (--n-source-type, --n-topic, --n-subtopic, --sample-per-subtopic).")
-        n = gen._per_label_target(None) * len(options.get("labels") or seed_set.label_set.names)
+        if not options.get("labels") and seed_set is None:
+            raise ConfigError("pass --labels (comma-separated label names) or --data (a seed file whose labels are used).")
+        n = per_label * len(options.get("labels") or seed_set.label_set.names)
     path = write_generation_run(out, gen, seed_set, n, seed=seed, source=str(data) if data else "none")
     typer.echo(f"wrote {n} records to {path} (and synthetic.parquet, manifest.json)")
+
+
+@app.command("filter")
+def filter_(
+    source: Path = typer.Argument(..., help="A generation run directory (or a synthetic.jsonl) to filter."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory for kept records, rejected.jsonl and the manifest."),
+    config: Path = typer.Option(..., "--config", help="YAML: a list of filters, or a mapping with 'filters:' ([{name, params}, ...])."),
+    dataset: Optional[str] = typer.Option(None, help="Built-in dataset whose train split gives the seed set (with --k)."),
+    data: Optional[Path] = typer.Option(None, help="Your own labeled seed file (CSV/TSV/JSONL/Parquet)."),
+    k: Optional[int] = typer.Option(None, help="Seed examples per class drawn from --dataset (or from --data)."),
+    eval_dataset: Optional[str] = typer.Option(None, help="Dataset whose evaluation texts the contamination filter protects."),
+    eval_split: str = typer.Option("test", help="Split(s) of --eval-dataset, comma-separated (e.g. dev,test)."),
+    seed: int = typer.Option(0, help="The one seed: seed-set draw and any sampling in filters."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Run a filter chain (teacher, perplexity, diversity, length, contamination) over generated records."""
+    import yaml
+
+    from .data import load_file, load_splits, subsample_per_class
+    from .filters.base import FilterChain
+    from .pipeline import write_filter_run
+
+    if not config.exists():
+        raise ConfigError(f"{config}: config file not found; fix: check the path.")
+    loaded = yaml.safe_load(config.read_text(encoding="utf-8"))
+    specs = loaded.get("filters") if isinstance(loaded, dict) else loaded
+    if not isinstance(specs, list) or not specs:
+        raise ConfigError(f"{config}: expected a non-empty list of filters ([{{name: ..., params: {{...}}}}]); got {type(specs).__name__}.")
+    chain = FilterChain.from_config(specs)
+    if dataset is not None and data is not None:
+        raise ConfigError("pass at most one of --dataset NAME or --data FILE as the seed set.")
+    seed_set, seed_source = None, "none"
+    if dataset is not None:
+        if k is None:
+            raise ConfigError("--dataset needs --k (examples per class to draw as the seed set).")
+        seed_set, seed_source = subsample_per_class(load_splits(dataset).train, k, seed), f"{dataset} k={k} seed={seed}"
+    elif data is not None:
+        seed_set, seed_source = load_file(data), str(data)
+        if k is not None:
+            seed_set = subsample_per_class(seed_set, k, seed)
+    eval_texts: list[str] = []
+    if eval_dataset is not None:
+        sp = load_splits(eval_dataset)
+        for split in [x.strip() for x in eval_split.split(",") if x.strip()]:
+            part = getattr(sp, split, None) if split in ("train", "dev", "test") else None
+            if part is None:
+                raise ConfigError(f"--eval-split {split!r}: dataset {eval_dataset!r} has no such split; expected test or dev.")
+            eval_texts.extend(part.texts)
+    path = write_filter_run(source, out, chain, seed_set, eval_texts=eval_texts, filter_config=specs, seed=seed,
+                            seed_source=seed_source, progress=progress and sys.stderr.isatty())
+    from .store import read_json
+
+    m = read_json(out / "manifest.json")
+    typer.echo(f"kept {m['counts']['kept']} of {m['counts']['input']} records -> {path} (rejected.jsonl: {m['counts']['rejected']})")
+    for name, c in m["filters"].items():
+        typer.echo(f"  {name:14} seen {c['seen']:6d}  rejected {c['rejected']:6d}  {c['rejected_per_label']}")
 
 
 @app.command()

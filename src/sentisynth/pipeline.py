@@ -101,6 +101,81 @@ def write_generation_run(
     return final
 
 
+def write_filter_run(
+    source: str | Path,
+    out: str | Path,
+    chain: Any,
+    seed_set: TextDataset | None,
+    *,
+    eval_texts: list[str] | None = None,
+    filter_config: list[dict[str, Any]],
+    seed: int,
+    seed_source: str,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> Path:
+    """Run a filter chain over a finished generation run (or a ``synthetic.jsonl``) into ``out``.
+
+    Writes ``synthetic.jsonl`` (kept) + Parquet, ``rejected.jsonl`` (record, filter, score,
+    threshold, reason) and a manifest with per-filter, per-label counts and diversity metrics
+    before and after. Records go through the chain in batches so expensive scores (LLM teacher)
+    are cached on disk as they come: after a crash, a rerun reuses them and finishes. Outputs are
+    renamed into place only when complete; a rerun of a completed config is a no-op.
+    """
+    from .analysis.diversity import diversity_report
+    from .errors import DataError
+    from .records import SyntheticExample
+    from .store import file_sha256
+
+    src = Path(source)
+    src_file = src / "synthetic.jsonl" if src.is_dir() else src
+    if not src_file.is_file():
+        raise DataError(f"{src}: no synthetic.jsonl; expected a finished generation run or a JSONL of records; "
+                        f"fix: run `sentisynth generate ... --out {src}` first.")
+    records = [SyntheticExample.from_dict(r) for r in read_jsonl(src_file)]
+    run = RunDir(out).create()
+    config = {"command": "filter", "source": str(src_file), "source_sha256": file_sha256(src_file), "filters": filter_config,
+              "seed": seed, "seed_set": seed_source}
+    chash = config_hash(config)
+    final, rejected_path, manifest_path = run.file("synthetic.jsonl"), run.file("rejected.jsonl"), run.file("manifest.json")
+    previous = read_json(manifest_path) if manifest_path.exists() else {}
+    if previous.get("config_hash") == chash and previous.get("status") == "complete" and final.exists():
+        return final
+    for stale in (final, rejected_path):
+        stale.unlink(missing_ok=True)
+    run.write_manifest(command="filter", status="running", config=config, config_hash=chash, seeds={"seed": seed})
+    t0 = time.perf_counter()
+    chain.fit(seed_set.examples() if seed_set is not None else [], eval_texts or [])
+    kept: list[Any] = []
+    rejected: list[dict[str, Any]] = []
+    with _progress(progress, len(records)) as bar:
+        for start in range(0, len(records), batch_size):
+            k, r = chain.apply(records[start : start + batch_size])
+            kept.extend(k)
+            rejected.extend(r)
+            bar(len(records[start : start + batch_size]))
+    for f in chain.filters:
+        if hasattr(f, "close"):
+            f.close()
+    write_atomic(rejected_path, "".join(_line(r) for r in rejected))
+    write_atomic(final, "".join(_line(r.to_dict()) for r in kept))
+    _write_parquet(final, run.file("synthetic.parquet"))
+    found = {f.name: getattr(f, "found_", None) for f in chain.filters if hasattr(f, "found_")}
+    run.write_manifest(
+        status="complete",
+        seed_set=({"n": len(seed_set), "counts": seed_set.counts(), "sha256": seed_set.content_hash(), "source": seed_source}
+                  if seed_set is not None else None),
+        counts={"input": len(records), "kept": len(kept), "rejected": len(rejected),
+                "kept_per_label": dict(sorted(Counter(r.label for r in kept).items()))},
+        filters=chain.report(),
+        contamination_found=found or None,
+        diversity={"before": diversity_report([r.text for r in records if r.text], seed),
+                   "after": diversity_report([r.text for r in kept if r.text], seed)},
+        seconds=round(time.perf_counter() - t0, 3),
+    )
+    return final
+
+
 def _line(obj: Any) -> str:
     from .store import dumps
 

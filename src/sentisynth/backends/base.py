@@ -98,8 +98,34 @@ class Backend:
         """Per-token log-probabilities of each text under the model (perplexity, zero-shot scoring)."""
         raise NotImplementedError(f"backend {self.name!r} does not provide token log-probabilities")
 
+    def choice_logprobs(self, prompts: Sequence[list[dict[str, str]]], choices: Sequence[str]) -> list[list[float]]:
+        """For each chat prompt, log P(answer starts with choice) for every choice (zero-shot scoring).
+
+        The model reads the prompt up to the start of its answer; each choice is scored by the
+        log-probability of its first token there, so choices must start with different tokens
+        (label words such as ``negative``/``positive`` do). One forward pass per prompt.
+        """
+        raise NotImplementedError(f"backend {self.name!r} does not score choices; use backend 'llamacpp' or 'transformers'")
+
     def close(self) -> None:
         """Release models, clients or threads."""
+
+
+def distinct_first_tokens(choices: Sequence[str], first_token: Any) -> list[int]:
+    """The first token id of each choice; ConfigError when two choices share one (unscorable)."""
+    from ..errors import ConfigError
+
+    ids = [first_token(c) for c in choices]
+    seen: dict[int, str] = {}
+    for c, t in zip(choices, ids):
+        if t in seen:
+            raise ConfigError(
+                f"choices {seen[t]!r} and {c!r} start with the same token, so their first-token log-probabilities "
+                f"cannot tell them apart; expected choices with distinct first words; fix: rename the labels "
+                f"(label_words) or use another teacher."
+            )
+        seen[t] = c
+    return ids
 
 
 def make_backend(name: str, **params: Any) -> Backend:

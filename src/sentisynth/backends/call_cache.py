@@ -109,6 +109,22 @@ class CachedBackend(Backend):
     def token_logprobs(self, texts: Sequence[str]) -> list[list[float]]:
         return self.backend.token_logprobs(texts)
 
+    def choice_logprobs(self, prompts: Sequence[list[dict[str, str]]], choices: Sequence[str]) -> list[list[float]]:
+        """Cached like chat calls (the scores are stored as the completion's text, JSON-encoded)."""
+        keys = [hashlib.sha256(json.dumps({"id": self.identity(), "choice_logprobs": [m, list(choices)]}, sort_keys=True,
+                                          ensure_ascii=False).encode("utf-8")).hexdigest() for m in prompts]
+        found = [self.cache.get(k) for k in keys]
+        todo = [i for i, c in enumerate(found) if c is None]
+        out: list[list[float] | None] = [json.loads(c.text) if c is not None else None for c in found]
+        self.hits = getattr(self, "hits", 0) + len(prompts) - len(todo)
+        self.calls = getattr(self, "calls", 0) + len(todo)
+        if todo:
+            scores = self.backend.choice_logprobs([prompts[i] for i in todo], choices)
+            for i, lp in zip(todo, scores):
+                self.cache.put(keys[i], Completion(text=json.dumps(lp)))
+                out[i] = lp
+        return out  # type: ignore[return-value]
+
     def close(self) -> None:
         self.backend.close()
         self.cache.close()

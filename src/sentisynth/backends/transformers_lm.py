@@ -37,6 +37,62 @@ def _import_torch_transformers():
     return torch, transformers
 
 
+def load_causal_lm(model: str, device: str | None = "cpu") -> tuple[Any, Any, Any]:
+    """(tokenizer, model in eval mode, resolved model) for a hub id, folder, GGUF or short name.
+
+    A GGUF file is dequantised by transformers (24-73 s for a 100 MB file here), so the result is
+    saved once as a safetensors checkpoint next to the GGUF (``<cache>/models/hf/<name>-<sha12>``,
+    written to a temporary folder and renamed) and loaded from there afterwards (about a second).
+    """
+    import os
+    import shutil
+    import tempfile
+
+    torch, transformers = _import_torch_transformers()
+    from .models import resolve_model
+
+    r = resolve_model(str(model))
+    kwargs: dict[str, Any] = {}
+    where: Any = r.path
+    if str(r.format).lower() == "gguf":
+        from ..paths import cache_dir
+
+        converted = cache_dir() / "models" / "hf" / f"{r.name}-{(r.sha256 or 'nohash')[:12]}"
+        if (converted / "config.json").exists():
+            where = str(converted)
+        else:
+            p = Path(r.path)
+            where, kwargs["gguf_file"] = str(p.parent), p.name
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(where, **kwargs)
+        lm = transformers.AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **kwargs)
+    except ImportError as e:
+        raise ResourceError(f"loading {r.name} with transformers needs another package: {e}; fix: pip install gguf") from e
+    except (OSError, ValueError) as e:
+        msg = " ".join(str(e).split())[:300]
+        raise ResourceError(f"transformers could not load model {r.name!r} from {r.path}: {msg}") from e
+    if "gguf_file" in kwargs:
+        # Dequantised weights are plain float32 tensors, but transformers still marks the model as
+        # "gguf-quantised" and refuses to save it (or anything fine-tuned from it); unmark it.
+        lm.hf_quantizer = None
+        if hasattr(lm.config, "quantization_config"):
+            del lm.config.quantization_config
+    if "gguf_file" in kwargs and r.sha256:
+        converted.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=converted.name + ".", dir=converted.parent))
+        try:
+            lm.save_pretrained(tmp, safe_serialization=True)
+            tok.save_pretrained(tmp)
+            os.replace(tmp, converted)
+        except (OSError, ValueError):  # another process won the race, disk full, unsavable: the GGUF still works
+            shutil.rmtree(tmp, ignore_errors=True)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    lm.to(device).eval()
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token if tok.eos_token is not None else tok.convert_ids_to_tokens(0)
+    return tok, lm, r
+
+
 @register_backend("transformers")
 class TransformersBackend(Backend):
     """A causal LM run by transformers on CPU or GPU.
@@ -112,27 +168,8 @@ class TransformersBackend(Backend):
         self._check_params()
         if self._lm is not None:
             return self
-        torch, transformers = _import_torch_transformers()
-        r = self.resolved()
-        kwargs: dict[str, Any] = {}
-        if r.format == "gguf":
-            p = Path(r.path)
-            where, kwargs["gguf_file"] = str(p.parent), p.name
-        else:
-            where = r.path
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            tok = transformers.AutoTokenizer.from_pretrained(where, **kwargs)
-            lm = transformers.AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **kwargs)
-        except ImportError as e:
-            raise ResourceError(f"loading {r.name} with transformers needs another package: {e}; fix: pip install gguf") from e
-        except (OSError, ValueError) as e:
-            msg = " ".join(str(e).split())[:300]
-            raise ResourceError(f"transformers could not load model {r.name!r} from {r.path}: {msg}") from e
-        lm.to(device).eval()
-        if tok.pad_token_id is None:
-            tok.pad_token = tok.eos_token if tok.eos_token is not None else tok.convert_ids_to_tokens(0)
-        self._tok, self._lm, self._device = tok, lm, device
+        self._tok, self._lm, self._resolved = load_causal_lm(self.model, self.device)
+        self._device = self._lm.device
         return self
 
     def close(self) -> None:
@@ -185,6 +222,23 @@ class TransformersBackend(Backend):
         return Completion(text=text, prompt_tokens=len(ids), completion_tokens=n_generated, finish_reason=finish)
 
     # -- scoring -----------------------------------------------------------------------------------
+    def choice_logprobs(self, prompts: Sequence[list[dict[str, str]]], choices: Sequence[str]) -> list[list[float]]:
+        if self._lm is None:
+            self.load()
+        import torch
+
+        from .base import distinct_first_tokens
+
+        tok, lm = self._tok, self._lm
+        ids = distinct_first_tokens(choices, lambda c: tok(c, add_special_tokens=False)["input_ids"][0])
+        out: list[list[float]] = []
+        with self._compute():
+            for messages in prompts:
+                prompt = torch.tensor([self._prompt_ids(messages)[-self.max_length:]], device=self._device)
+                lp = torch.log_softmax(lm(input_ids=prompt).logits[0, -1].float(), dim=-1)
+                out.append([float(lp[t]) for t in ids])
+        return out
+
     def token_logprobs(self, texts: Sequence[str]) -> list[list[float]]:
         if self._lm is None:
             self.load()

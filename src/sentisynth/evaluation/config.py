@@ -58,9 +58,21 @@ class ConditionConfig(_Strict):
     generator: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     ratios: list[float] = Field(default_factory=lambda: [1.0])
+    #: filter chain applied to the generated records of each cell, fitted on that cell's seed set
+    #: (``[{name: teacher, params: {...}}, ...]``); rejected records go next to the kept ones.
+    filters: list[dict[str, Any]] = Field(default_factory=list)
+    #: generate this many times the records the largest ratio needs, so filters can reject some.
+    oversample: float = 1.0
+    #: when filters leave fewer records than a ratio needs, train on what is left (the cell's
+    #: results.json records n_synthetic) instead of stopping the grid with an error.
+    allow_fewer: bool = False
 
     @model_validator(mode="after")
     def _generator_needed(self) -> "ConditionConfig":
+        if self.oversample < 1:
+            raise ValueError(f"condition {self.name!r}: oversample must be >= 1; got {self.oversample}")
+        if self.filters and not self.generator:
+            raise ValueError(f"condition {self.name!r} of kind {self.kind!r} has filters but no generator to filter")
         if self.kind in ("augment", "synthetic_only") and not self.generator:
             raise ValueError(f"condition {self.name!r} of kind {self.kind!r} needs a 'generator'")
         if self.kind in ("real", "ceiling") and self.generator:

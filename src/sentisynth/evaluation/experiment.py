@@ -25,7 +25,7 @@ from typing import Any
 from ..data import DatasetSplits, load_splits, subsample_per_class
 from ..errors import DataError
 from ..records import Example, SyntheticExample
-from ..store import RunDir, config_hash, read_json, write_atomic, write_json
+from ..store import RunDir, config_hash, read_json, read_jsonl, write_atomic, write_json
 from .classifiers import evaluate_predictions, make_classifier
 from .config import ClassifierConfig, ConditionConfig, ExperimentConfig
 from .stats import summarize, summary_markdown
@@ -84,7 +84,7 @@ class Experiment:
         return {
             "dataset": ds.model_dump(),
             "classifier": clf.model_dump(),
-            "condition": cond.model_dump(exclude={"ratios"}),
+            "condition": _condition_key(cond),
             "k": cell.k,
             "seed": cell.seed,
             "ratio": cell.ratio,
@@ -108,6 +108,10 @@ class Experiment:
                 from ..generators.base import make_generator
 
                 make_generator(cond.generator, **cond.params)  # unknown generator / parameter → clear error
+            if cond.filters:
+                from ..filters.base import FilterChain
+
+                FilterChain.from_config(cond.filters)  # unknown filter / parameter → clear error
         run = RunDir(root).create()
         write_atomic(run.file("config.yaml"), yaml.safe_dump(c.model_dump(), sort_keys=False))
         run.write_manifest(
@@ -256,41 +260,102 @@ class Experiment:
         real = subsample_per_class(sp.train, cell.k, cell.seed).examples()
         if cell.kind == "real":
             return real
-        synthetic = self._synthetic(root, real, cell, cond)
+        synthetic = self._synthetic(root, real, cell, cond, eval_texts=self._eval_split(sp, self._eval_split_name(cell)).texts)
         n_per_label = math.ceil(cell.ratio * len(real) / len(sp.label_set))
         chosen = _per_label_prefix(synthetic, n_per_label)
+        short = {lab: n for lab in sp.label_set.names if (n := sum(r.label == lab for r in chosen)) < n_per_label}
+        if short and cond.filters and not cond.allow_fewer:
+            raise DataError(
+                f"condition {cond.name!r}, k={cell.k}, seed={cell.seed}: after filtering only {short} synthetic records "
+                f"remain for label(s) {sorted(short)}; expected {n_per_label} per label for ratio {cell.ratio:g}; "
+                f"fix: raise 'oversample' (now {cond.oversample:g}), loosen the filters, or set allow_fewer: true."
+            )
         return chosen if cell.kind == "synthetic_only" else real + chosen
 
-    def _synthetic(self, root: Path, real: list[Example], cell: Cell, cond: ConditionConfig) -> list[SyntheticExample]:
-        """Synthetic records for (dataset, k, seed, condition): generated once, then read back."""
-        from ..generators.base import make_generator
-        from ..store import append_jsonl, read_jsonl
+    def _eval_split_name(self, cell: Cell) -> str:
+        return next(d.eval_split for d in self.config.datasets if d.name == cell.dataset)
 
+    def _synthetic(self, root: Path, real: list[Example], cell: Cell, cond: ConditionConfig,
+                   eval_texts: list[str] = ()) -> list[SyntheticExample]:
+        """Synthetic records for (dataset, k, seed, condition): generated (and filtered) once, then read back.
+
+        The generator's output is stored once per (generator, params, n, seed set) as
+        ``raw-<hash>.jsonl`` and shared by every condition with the same generator settings, so
+        "no filter" and "filter X" conditions see the very same draw and differ only by the
+        filter. With filters, ``oversample`` x the largest ratio's need is generated, the chain is
+        fitted on this cell's real seed set (the contamination filter also gets the evaluation
+        texts), and rejected records go to ``<condition>.rejected.jsonl`` with their reasons.
+        """
         path = _synthetic_path(root, cell.dataset, cell.k, cell.seed, cond.name)
         n_labels = len({e.label for e in real})
-        n = math.ceil(max(cond.ratios) * len(real) / n_labels) * n_labels
+        n = math.ceil(max(cond.ratios) * cond.oversample * len(real) / n_labels) * n_labels
         meta_path = path.with_suffix(".meta.json")
-        key = config_hash({"condition": cond.model_dump(exclude={"ratios"}), "n": n, "real": [e.to_dict() for e in real]})
+        key = config_hash({"condition": _condition_key(cond), "n": n, "real": [e.to_dict() for e in real]})
         if not self.overwrite and path.exists() and meta_path.exists() and read_json(meta_path).get("key") == key:
             return [SyntheticExample.from_dict(r) for r in read_jsonl(path)]
-        # One generator object per condition, refitted per (dataset, k, seed): generators keep
-        # seed-independent resources (WordNet, loaded models) across refits.
+        records, gen_params = self._generated(path.parent, real, cell, cond, n)
+        filter_report: dict[str, Any] = {}
+        if cond.filters:
+            chains: dict[str, Any] = self.__dict__.setdefault("filter_chains_", {})
+            if cond.name not in chains:
+                from ..filters.base import FilterChain
+
+                chains[cond.name] = FilterChain.from_config(cond.filters)
+            chain = chains[cond.name].fit(real, eval_texts)
+            records, rejected = chain.apply(records)
+            filter_report = chain.report()
+            _write_records(path.with_suffix(".rejected.jsonl"), rejected)
+        _write_records(path, [r.to_dict() for r in records])
+        write_json(meta_path, {"key": key, "n": len(records), "generator": cond.generator, "params": gen_params,
+                               "filters": filter_report})
+        return records
+
+    def _generated(self, folder: Path, real: list[Example], cell: Cell, cond: ConditionConfig, n: int):
+        """``n`` records from the condition's generator fitted on ``real`` (cached by generator settings)."""
+        from ..generators.base import make_generator
+
+        gen_key = config_hash({"generator": cond.generator, "params": cond.params})
+        raw_key = config_hash({"generator": gen_key, "n": n, "seed": cell.seed, "real": [e.to_dict() for e in real]})
+        raw = folder / f"raw-{raw_key[:12]}.jsonl"
+        raw_meta = raw.with_suffix(".meta.json")
+        if not self.overwrite and raw.exists() and raw_meta.exists() and read_json(raw_meta).get("key") == raw_key:
+            return [SyntheticExample.from_dict(r) for r in read_jsonl(raw)], read_json(raw_meta)["params"]
+        # One generator object per generator config, refitted per (dataset, k, seed): generators
+        # keep seed-independent resources (WordNet, loaded models) across refits.
         generators: dict[str, Any] = self.__dict__.setdefault("generators_", {})
-        if cond.name not in generators:
-            generators[cond.name] = make_generator(cond.generator, **cond.params)
-        gen = generators[cond.name]
+        if gen_key not in generators:
+            generators[gen_key] = make_generator(cond.generator, **cond.params)
+        gen = generators[gen_key]
         if "random_state" in gen.get_params() and "random_state" not in cond.params:
             gen.random_state = cell.seed
         gen.fit(real)
         records: list[SyntheticExample] = []
         for batch in gen.generate(n):
             records.extend(batch)
-        tmp = path.with_suffix(".jsonl.partial")
-        tmp.unlink(missing_ok=True)
-        append_jsonl(tmp, (r.to_dict() for r in records))
-        tmp.replace(path)
-        write_json(meta_path, {"key": key, "n": len(records), "generator": cond.generator, "params": gen.get_params()})
-        return records
+        _write_records(raw, [r.to_dict() for r in records])
+        params = gen.get_params()
+        write_json(raw_meta, {"key": raw_key, "n": len(records), "generator": cond.generator, "params": params,
+                              "report": gen.report() if hasattr(gen, "report") else None})
+        return records, params
+
+
+def _write_records(path: Path, rows: list[dict[str, Any]]) -> None:
+    """All rows or nothing: written to a partial file, fsynced, renamed into place."""
+    from ..store import append_jsonl
+
+    tmp = path.with_suffix(".jsonl.partial")
+    tmp.unlink(missing_ok=True)
+    append_jsonl(tmp, rows)
+    tmp.replace(path)
+
+
+def _condition_key(cond: ConditionConfig) -> dict[str, Any]:
+    """The condition as it enters cache keys: ratios apart (one cell each), and the filter fields
+    only when used, so results computed before filters existed stay valid."""
+    exclude = {"ratios"} | ({"filters", "oversample"} if not cond.filters and cond.oversample == 1 else set())
+    if not cond.allow_fewer:
+        exclude.add("allow_fewer")
+    return cond.model_dump(exclude=exclude)
 
 
 def _encoder_name(clf: ClassifierConfig) -> str:

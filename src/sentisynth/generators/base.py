@@ -35,6 +35,20 @@ class Generator:
     def generate(self, n: int, labels: Sequence[str] | None = None) -> Iterator[list[SyntheticExample]]:
         raise NotImplementedError  # pragma: no cover - abstract
 
+    def _quota(self, n: Any, labels: Sequence[str] | None) -> dict[str, int]:
+        """Checks shared by every ``generate``: fitted, ``n`` an int >= 0, labels known; the balanced quota."""
+        self._check_fitted()
+        self._check_n(n)
+        wanted = list(labels) if labels else list(self.labels_)
+        unknown = [lab for lab in wanted if lab not in self.labels_]
+        if unknown:
+            raise ConfigError(f"{type(self).__name__} cannot generate label {unknown[0]!r}; it was fitted for {list(self.labels_)}.")
+        return balanced_quota(n, wanted)
+
+    def _check_n(self, n: Any) -> None:
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise ConfigError(f"{type(self).__name__}.generate(n) needs an int n >= 0; got {n!r}.")
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "labels_"):
             raise ConfigError(f"{type(self).__name__} is not fitted; call fit(seed_examples) before generate(n).")
@@ -48,6 +62,6 @@ def balanced_quota(n: int, labels: Sequence[str]) -> dict[str, int]:
 
 def make_generator(name: str, **params: Any) -> Generator:
     """Instantiate a registered generator by name, with a clear error for unknown names/params."""
-    from . import eda, from_file, hierarchical  # noqa: F401  (registers built-in generators)
+    from . import eda, from_file, hierarchical, small_lm  # noqa: F401  (registers built-in generators)
 
     return GENERATORS.make(name, **params)

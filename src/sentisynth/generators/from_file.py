@@ -14,28 +14,32 @@ from typing import Iterator, Sequence
 
 from ..errors import ConfigError, DataError
 from ..records import Example, SyntheticExample
-from .base import Generator, balanced_quota, register_generator
+from .base import Generator, register_generator
 
 
 @register_generator("file")
 class FileGenerator(Generator):
-    """Serve records from ``path``: a ``synthetic.jsonl`` or a generation run directory."""
+    """Serve records from ``path``: a ``synthetic.jsonl`` or a generation run directory, or a list
+    of them (pooled in order)."""
 
-    def __init__(self, path: str = "", random_state: int = 0):
+    def __init__(self, path: str | list[str] = "", random_state: int = 0):
         self.path = path
         self.random_state = random_state
 
     def fit(self, seed_examples: Sequence[Example] = ()) -> "FileGenerator":
         from ..store import read_jsonl
 
-        if not self.path:
-            raise ConfigError("The 'path' parameter of FileGenerator must name a synthetic.jsonl or a run directory; got ''.")
-        path = Path(self.path)
-        if path.is_dir():
-            path = path / "synthetic.jsonl"
-        if not path.is_file():
-            raise DataError(f"{path}: no synthetic records found; expected a finished generation run; fix: run `sentisynth generate` first.")
-        records = [SyntheticExample.from_dict(r) for r in read_jsonl(path)]
+        paths = [self.path] if isinstance(self.path, (str, Path)) else list(self.path or [])
+        if not paths or not all(paths):
+            raise ConfigError("The 'path' parameter of FileGenerator must name a synthetic.jsonl or a run directory "
+                              f"(or a list of them, pooled); got {self.path!r}.")
+        records = []
+        for p in map(Path, paths):
+            path = p / "synthetic.jsonl" if p.is_dir() else p
+            if not path.is_file():
+                raise DataError(f"{path}: no synthetic records found; expected a finished generation run; fix: run `sentisynth generate` first.")
+            records.extend(SyntheticExample.from_dict(r) for r in read_jsonl(path))
+        path = Path(paths[0]) if len(paths) == 1 else Path("+".join(map(str, paths)))
         self.pool_: dict[str, list[SyntheticExample]] = {}
         for r in records:
             self.pool_.setdefault(r.label, []).append(r)
@@ -48,8 +52,7 @@ class FileGenerator(Generator):
         return self
 
     def generate(self, n: int, labels: Sequence[str] | None = None) -> Iterator[list[SyntheticExample]]:
-        self._check_fitted()
-        quota = balanced_quota(n, list(labels) if labels else self.labels_)
+        quota = self._quota(n, labels)
         out: list[SyntheticExample] = []
         for lab, want in quota.items():
             pool = self.pool_.get(lab, [])

@@ -1,0 +1,1 @@
+"""Explaining synthetic data: diversity metrics, coverage and imbalance, embedding projections."""

@@ -1,0 +1,124 @@
+"""The filter protocol, the registry and the chain that runs filters in order.
+
+A filter's ``__init__`` only stores keyword arguments; ``fit(seed_examples, eval_texts=())``
+learns what it needs from the real seed set only (its own perplexities, a seed classifier) — the
+evaluation texts are given to the contamination filter and nothing else; ``apply(records)``
+returns ``(kept, rejected)`` where every rejected entry carries the record, the filter's name,
+the score, the threshold and a one-line reason. Nothing is ever silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Callable, ClassVar, Sequence
+
+from ..errors import ConfigError
+from ..records import Example, SyntheticExample
+from ..registry import Registry, constructor_params
+
+FILTERS: Registry["Filter"] = Registry("filter")
+register_filter = FILTERS.register
+
+
+def rejection(record: SyntheticExample, filter_name: str, score: Any, threshold: Any, reason: str) -> dict[str, Any]:
+    """One line of ``rejected.jsonl``."""
+    return {"filter": filter_name, "score": score, "threshold": threshold, "reason": reason, "record": record.to_dict()}
+
+
+class Filter:
+    """Base class: parameters, fitted check, and the score-and-threshold split most filters use."""
+
+    name: ClassVar[str] = "base"
+    #: True when ``fit`` needs the evaluation texts (contamination); the chain passes them only then.
+    needs_eval_texts: ClassVar[bool] = False
+
+    def get_params(self) -> dict[str, Any]:
+        return constructor_params(self)
+
+    def fit(self, seed_examples: Sequence[Example] = (), eval_texts: Sequence[str] = ()) -> "Filter":
+        self.fitted_ = True
+        return self
+
+    def apply(self, records: Sequence[SyntheticExample]) -> tuple[list[SyntheticExample], list[dict[str, Any]]]:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _check_fitted(self) -> None:
+        if not getattr(self, "fitted_", False):
+            raise ConfigError(f"{type(self).__name__} is not fitted; call fit(seed_examples) before apply(records).")
+
+    def _split(self, records: Sequence[SyntheticExample], scores: Sequence[Any], keep: Sequence[bool],
+               threshold: Any, reason: Callable[[SyntheticExample, Any], str]):
+        kept, rejected = [], []
+        for rec, score, ok in zip(records, scores, keep):
+            if ok:
+                kept.append(rec)
+            else:
+                rejected.append(rejection(rec, self.name, score, threshold, reason(rec, score)))
+        return kept, rejected
+
+
+def unit_embeddings(owner: Any, texts: Sequence[str]) -> Any:
+    """L2-normalised sentence embeddings of ``texts`` with ``owner.encoder`` (loaded once, as
+    ``owner.encoder_``), so cosine similarity is a dot product."""
+    import numpy as np
+
+    from ..backends.encoders import SentenceEncoder
+
+    if not hasattr(owner, "encoder_"):
+        owner.encoder_ = SentenceEncoder(owner.encoder)
+    v = np.asarray(owner.encoder_.encode(list(texts)), dtype=np.float32)
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+def make_filter(name: str, **params: Any) -> Filter:
+    """Instantiate a registered filter by name, with a clear error for unknown names/params."""
+    from . import contamination, diversity, length, perplexity, teacher  # noqa: F401  (registers built-in filters)
+
+    return FILTERS.make(name, **params)
+
+
+def filter_names() -> list[str]:
+    from . import contamination, diversity, length, perplexity, teacher  # noqa: F401
+
+    return FILTERS.names()
+
+
+class FilterChain:
+    """Filters applied in order; counts what each one saw, kept and rejected, per label."""
+
+    def __init__(self, filters: Sequence[Filter]):
+        self.filters = list(filters)
+
+    @classmethod
+    def from_config(cls, specs: Sequence[dict[str, Any]] | None) -> "FilterChain":
+        """``[{name: teacher, params: {...}}, ...]`` (the YAML shape) → a chain."""
+        filters = []
+        for i, spec in enumerate(specs or []):
+            if not isinstance(spec, dict) or "name" not in spec or set(spec) - {"name", "params"}:
+                raise ConfigError(f"filter #{i + 1}: expected {{name: ..., params: {{...}}}}; got {spec!r}.")
+            filters.append(make_filter(spec["name"], **(spec.get("params") or {})))
+        return cls(filters)
+
+    def fit(self, seed_examples: Sequence[Example] = (), eval_texts: Sequence[str] = ()) -> "FilterChain":
+        for f in self.filters:
+            f.fit(seed_examples, eval_texts if f.needs_eval_texts else ())
+        self.counts_: dict[str, dict[str, Any]] = {}
+        return self
+
+    def apply(self, records: Sequence[SyntheticExample]) -> tuple[list[SyntheticExample], list[dict[str, Any]]]:
+        kept, rejected = list(records), []
+        for i, f in enumerate(self.filters):
+            seen = Counter(r.label for r in kept)
+            kept, out = f.apply(kept)
+            key = f.name if [g.name for g in self.filters].count(f.name) == 1 else f"{f.name}#{i + 1}"
+            c = self.counts_.setdefault(key, {"seen": Counter(), "rejected": Counter()})
+            c["seen"].update(seen)
+            c["rejected"].update(r["record"]["label"] for r in out)
+            rejected.extend(out)
+        return kept, rejected
+
+    def report(self) -> dict[str, Any]:
+        """Per filter: records seen and rejected, in total and per label (for the manifest)."""
+        return {name: {"seen": sum(c["seen"].values()), "rejected": sum(c["rejected"].values()),
+                       "seen_per_label": dict(c["seen"]), "rejected_per_label": dict(c["rejected"])}
+                for name, c in getattr(self, "counts_", {}).items()}

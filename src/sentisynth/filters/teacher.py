@@ -1,0 +1,242 @@
+"""Teacher filter: keep a synthetic record only when a teacher agrees with its label.
+
+A generator asked for a "negative" review sometimes writes a positive one, or a neutral one; that
+label noise is what hurts a small classifier most. Teachers, from strongest to cheapest:
+
+- ``llm``: zero-shot, an instruction-tuned LM reads the text and the label words; the label
+  distribution is the softmax of the log-probabilities of each label word (capitalised variants
+  summed) as the first token of the answer. One forward pass per text, scores cached on disk.
+- ``classifier``: a classifier trained on the seed set only (embedding + logistic regression by
+  default), so no label beyond the low-resource budget leaks in.
+- ``hf``: any hub sequence classifier by name (online users); its label names must match ours or
+  be mapped with ``label_words``.
+- ``vader``: the VADER lexicon (binary or three-way sentiment only); no model at all.
+
+Each record gets the teacher's distribution in ``meta["teacher"]`` (soft labels) when
+``soft_labels`` is on. It is rejected when the teacher's top label differs from its own (unless
+``relabel`` turns it into the teacher's label) or when the teacher's probability of the final
+label is below ``min_confidence``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, ResourceError
+from ..records import Example, SyntheticExample
+from .base import Filter, register_filter
+
+TEACHERS = ("llm", "classifier", "hf", "vader")
+
+DEFAULT_PROMPT = (
+    "{instruction}\n\nText: {text}\n\nWhich label fits the text best: {choices}? Answer with the label only."
+)
+
+
+@register_filter("teacher")
+class TeacherFilter(Filter):
+    """Reject records whose label the teacher does not confirm.
+
+    Parameters
+    ----------
+    teacher : ``llm`` | ``classifier`` | ``hf`` | ``vader``.
+    model : the LLM (short name, GGUF path or hub id) for ``llm``; the encoder for ``classifier``;
+        the hub model id for ``hf``. ``None`` picks each teacher's default.
+    backend : backend for ``llm`` (``llamacpp`` or ``transformers``).
+    backend_params : extra backend settings (``n_threads``...).
+    instruction : what the labels mean, shown to the LLM.
+    label_words : label → the word the teacher uses for it (LLM answer word, hf label name, or
+        VADER's ``negative``/``neutral``/``positive``); default: the label itself.
+    require_agreement : reject when the teacher's top label is not the record's label.
+    min_confidence : reject when the teacher's probability of the (final) label is below this.
+    relabel : give disagreeing records the teacher's label instead of rejecting them.
+    soft_labels : store the teacher's distribution in ``meta["teacher"]``.
+    max_chars : longer texts are cut to this many characters before scoring.
+    batch_size : texts scored (and cached) per call.
+    cache_path : SQLite file for LLM scores (default: the shared LLM call cache, ``<cache>/llm_calls.sqlite``).
+    """
+
+    def __init__(
+        self,
+        teacher: str = "llm",
+        model: str | None = None,
+        backend: str = "llamacpp",
+        backend_params: dict[str, Any] | None = None,
+        instruction: str = "Classify the sentiment of the text.",
+        label_words: dict[str, str] | None = None,
+        require_agreement: bool = True,
+        min_confidence: float = 0.0,
+        relabel: bool = False,
+        soft_labels: bool = True,
+        max_chars: int = 2000,
+        batch_size: int = 16,
+        cache_path: str | None = None,
+    ):
+        self.teacher = teacher
+        self.model = model
+        self.backend = backend
+        self.backend_params = backend_params
+        self.instruction = instruction
+        self.label_words = label_words
+        self.require_agreement = require_agreement
+        self.min_confidence = min_confidence
+        self.relabel = relabel
+        self.soft_labels = soft_labels
+        self.max_chars = max_chars
+        self.batch_size = batch_size
+        self.cache_path = cache_path
+
+    # ------------------------------------------------------------------------------ fit
+
+    def fit(self, seed_examples: Sequence[Example] = (), eval_texts: Sequence[str] = ()) -> "TeacherFilter":
+        if self.teacher not in TEACHERS:
+            raise ConfigError(f"The 'teacher' parameter of TeacherFilter must be one of {list(TEACHERS)}; got {self.teacher!r}.")
+        if not 0.0 <= float(self.min_confidence) <= 1.0:
+            raise ConfigError(f"The 'min_confidence' parameter of TeacherFilter must be in [0, 1]; got {self.min_confidence!r}.")
+        self.labels_ = sorted({e.label for e in seed_examples})
+        if self.teacher == "classifier":
+            if len(self.labels_) < 2:
+                raise ConfigError("the 'classifier' teacher is trained on the seed set, which needs at least two labels; got "
+                                  f"{self.labels_}; fix: pass the seed examples to fit().")
+            from ..evaluation.classifiers import make_classifier
+
+            params = {"encoder": self.model} if self.model else {}
+            self.classifier_ = make_classifier("embedding-lr", **params).fit(list(seed_examples))
+        self.fitted_ = True
+        return self
+
+    def _words(self, labels: Sequence[str]) -> list[str]:
+        words = dict(self.label_words or {})
+        return [words.get(lab, lab) for lab in labels]
+
+    # ------------------------------------------------------------------------------ teachers
+
+    def predict_proba(self, records: Sequence[Example], labels: Sequence[str]) -> np.ndarray:
+        """The teacher's distribution over ``labels`` for each record, shape (len(records), len(labels))."""
+        if not records:
+            return np.zeros((0, len(labels)))
+        if self.teacher == "classifier":  # embeds texts, or uses the records' embeddings (GAN output)
+            return self._proba_classifier(records, list(labels))
+        if any(r.text is None for r in records):
+            raise ConfigError(f"the {self.teacher!r} teacher reads text, but some records carry only an embedding; "
+                              "fix: use teacher 'classifier' for embedding records.")
+        texts = [r.text[: self.max_chars] for r in records]
+        return getattr(self, f"_proba_{self.teacher}")(texts, list(labels))
+
+    def _proba_llm(self, texts: list[str], labels: list[str]) -> np.ndarray:
+        if not hasattr(self, "backend_"):
+            from ..backends.base import make_backend
+            from ..backends.call_cache import CachedBackend, CallCache
+            from ..paths import cache_dir
+
+            model = self.model or "qwen2.5-1.5b-instruct"
+            inner = make_backend(self.backend, model=model, **(self.backend_params or {}))
+            path = self.cache_path or str(cache_dir() / "llm_calls.sqlite")  # shared with the generators
+            self.backend_ = CachedBackend(inner, CallCache(path))
+        words = self._words(labels)
+        variants = [[w] + ([w.capitalize()] if w.capitalize() != w else []) for w in words]
+        flat = [v for vs in variants for v in vs]
+        choice_text = ", ".join(words)
+        prompts = [[{"role": "user", "content": DEFAULT_PROMPT.format(instruction=self.instruction, text=t, choices=choice_text)}]
+                   for t in texts]
+        scores: list[list[float]] = []
+        for start in range(0, len(prompts), self.batch_size):
+            scores.extend(self.backend_.choice_logprobs(prompts[start : start + self.batch_size], flat))
+        lp = np.asarray(scores, dtype=np.float64)
+        per_label, col = [], 0
+        for vs in variants:
+            per_label.append(np.logaddexp.reduce(lp[:, col : col + len(vs)], axis=1))
+            col += len(vs)
+        z = np.stack(per_label, axis=1)
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    def _proba_classifier(self, records: Sequence[Example], labels: list[str]) -> np.ndarray:
+        clf = self.classifier_
+        probs = clf.model_.predict_proba(clf.embed(records))
+        classes = list(clf.model_.classes_)
+        missing = [lab for lab in labels if lab not in classes]
+        if missing:
+            raise ConfigError(f"the seed classifier never saw label(s) {missing}; expected seed examples for every label.")
+        return probs[:, [classes.index(lab) for lab in labels]]
+
+    def _proba_hf(self, texts: list[str], labels: list[str]) -> np.ndarray:
+        if not self.model:
+            raise ConfigError("the 'hf' teacher needs 'model' (a hub sequence-classification model id or a local path).")
+        if not hasattr(self, "pipe_"):
+            try:
+                from transformers import pipeline
+
+                self.pipe_ = pipeline("text-classification", model=self.model, top_k=None)
+            except (OSError, ValueError) as e:
+                raise ResourceError(f"could not load sequence classifier {self.model!r}: {' '.join(str(e).split())[:200]}") from e
+        words = [w.lower() for w in self._words(labels)]
+        out = []
+        for scores in self.pipe_(texts, batch_size=self.batch_size, truncation=True):
+            by_name = {s["label"].lower(): s["score"] for s in scores}
+            missing = [w for w in words if w not in by_name]
+            if missing:
+                raise ConfigError(f"model {self.model!r} has labels {sorted(by_name)}, not {missing}; fix: map ours with label_words.")
+            row = np.asarray([by_name[w] for w in words])
+            out.append(row / row.sum())
+        return np.asarray(out)
+
+    def _proba_vader(self, texts: list[str], labels: list[str]) -> np.ndarray:
+        words = [w.lower() for w in self._words(labels)]
+        if not set(words) <= {"negative", "neutral", "positive"}:
+            raise ConfigError(f"the 'vader' teacher knows only negative/neutral/positive; got {words}; fix: map labels with label_words.")
+        try:
+            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+        except ImportError as e:
+            raise ResourceError("the 'vader' teacher needs vaderSentiment; fix: pip install 'vaderSentiment==3.3.2'.") from e
+        analyzer = getattr(self, "vader_", None) or SentimentIntensityAnalyzer()
+        self.vader_ = analyzer
+        out = []
+        for t in texts:
+            s = analyzer.polarity_scores(t)
+            if "neutral" in words:
+                row = np.asarray([{"negative": s["neg"], "neutral": s["neu"], "positive": s["pos"]}[w] for w in words]) + 1e-6
+            else:  # binary: the compound score in [-1, 1] as P(positive)
+                p = (s["compound"] + 1) / 2
+                row = np.asarray([p if w == "positive" else 1 - p for w in words])
+            out.append(row / row.sum())
+        return np.asarray(out)
+
+    # ------------------------------------------------------------------------------ apply
+
+    def apply(self, records: Sequence[SyntheticExample]) -> tuple[list[SyntheticExample], list[dict[str, Any]]]:
+        self._check_fitted()
+        labels = self.labels_ or sorted({r.label for r in records})
+        unknown = sorted({r.label for r in records} - set(labels))
+        if unknown:
+            raise ConfigError(f"records have label(s) {unknown} that the seed set does not; expected labels {labels}.")
+        probs = self.predict_proba(records, labels)
+        kept, rejected = [], []
+        from .base import rejection
+
+        for rec, p in zip(records, probs):
+            top = labels[int(np.argmax(p))]
+            label = rec.label
+            meta = dict(rec.meta)
+            if self.soft_labels:
+                meta["teacher"] = {lab: round(float(x), 4) for lab, x in zip(labels, p)}
+            if top != label and self.relabel:
+                meta["relabeled_from"] = label
+                label = top
+            conf = float(p[labels.index(label)])
+            if self.require_agreement and top != label:
+                rejected.append(rejection(rec, self.name, round(conf, 4), "agreement",
+                                          f"teacher ({self.teacher}) says {top!r} (p={float(p.max()):.2f}), record says {label!r}"))
+            elif conf < self.min_confidence:
+                rejected.append(rejection(rec, self.name, round(conf, 4), self.min_confidence,
+                                          f"teacher ({self.teacher}) confidence in {label!r} is {conf:.2f} < {self.min_confidence}"))
+            else:
+                kept.append(dataclasses.replace(rec, label=label, meta=meta))
+        return kept, rejected
+
+    def close(self) -> None:
+        if hasattr(self, "backend_"):
+            self.backend_.close()
