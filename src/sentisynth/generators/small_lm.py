@@ -217,7 +217,7 @@ class SmallLMGenerator(Generator):
                     loss.backward()
                     opt.step()
                     opt.zero_grad()
-                    losses.append(float(loss))
+                    losses.append(float(loss.detach()))
         lm.eval()
         tok.padding_side = "left"  # generation: prompts end where sampling starts
         report = {"steps": len(losses), "first_loss": round(losses[0], 4), "last_epoch_loss": round(
