@@ -216,7 +216,7 @@ def filter_(
     if eval_dataset is not None:
         sp = load_splits(eval_dataset)
         for split in [x.strip() for x in eval_split.split(",") if x.strip()]:
-            part = getattr(sp, split, None) if split in ("train", "dev", "test") else None
+            part = sp.split(split, where=f"--eval-split {split!r}")
             if part is None:
                 raise ConfigError(f"--eval-split {split!r}: dataset {eval_dataset!r} has no such split; expected test or dev.")
             eval_texts.extend(part.texts)

@@ -55,6 +55,16 @@ class CallCache:
             del self.con_
 
 
+def cached_backend(backend: Any, model: str, backend_params: dict[str, Any] | None, cache_path: Any = None) -> "CachedBackend":
+    """``backend`` (a Backend, or a registered name opened on ``model``) behind the shared call cache
+    (``cache_path``, default ``<cache>/llm_calls.sqlite``): what generators and LLM teachers use."""
+    from ..paths import cache_dir
+    from .base import make_backend
+
+    inner = backend if isinstance(backend, Backend) else make_backend(backend, model=model, **(backend_params or {}))
+    return CachedBackend(inner, CallCache(cache_path or cache_dir() / "llm_calls.sqlite"))
+
+
 class CachedBackend(Backend):
     """Wraps a backend: answers from the cache when it can, stores every new answer.
 
@@ -90,18 +100,27 @@ class CachedBackend(Backend):
 
     def chat_many(self, requests: Sequence[ChatRequest]) -> list[Completion]:
         keys = [call_key(self.identity(), r) for r in requests]
+
+        def answer(todo: list[int]) -> list[Completion]:
+            if not getattr(self, "loaded_", False):
+                self.backend.load()
+                self.loaded_ = True
+            return self.backend.chat_many([requests[i] for i in todo])
+
+        return self._through_cache(keys, answer)
+
+    def _through_cache(self, keys: list[str], compute: Any) -> list[Completion]:
+        """Cached completions for ``keys`` (marked ``cached``); ``compute(missing indices)`` answers
+        the rest, which are stored one by one as they are returned; counts hits and calls."""
         out: list[Completion | None] = [self.cache.get(k) for k in keys]
         for c in out:
             if c is not None:
                 c.cached = True
         todo = [i for i, c in enumerate(out) if c is None]
-        self.hits = getattr(self, "hits", 0) + len(requests) - len(todo)
+        self.hits = getattr(self, "hits", 0) + len(keys) - len(todo)
         self.calls = getattr(self, "calls", 0) + len(todo)
         if todo:
-            if not getattr(self, "loaded_", False):
-                self.backend.load()
-                self.loaded_ = True
-            for i, completion in zip(todo, self.backend.chat_many([requests[i] for i in todo])):
+            for i, completion in zip(todo, compute(todo)):
                 self.cache.put(keys[i], completion)
                 out[i] = completion
         return out  # type: ignore[return-value]
@@ -113,17 +132,11 @@ class CachedBackend(Backend):
         """Cached like chat calls (the scores are stored as the completion's text, JSON-encoded)."""
         keys = [hashlib.sha256(json.dumps({"id": self.identity(), "choice_logprobs": [m, list(choices)]}, sort_keys=True,
                                           ensure_ascii=False).encode("utf-8")).hexdigest() for m in prompts]
-        found = [self.cache.get(k) for k in keys]
-        todo = [i for i, c in enumerate(found) if c is None]
-        out: list[list[float] | None] = [json.loads(c.text) if c is not None else None for c in found]
-        self.hits = getattr(self, "hits", 0) + len(prompts) - len(todo)
-        self.calls = getattr(self, "calls", 0) + len(todo)
-        if todo:
-            scores = self.backend.choice_logprobs([prompts[i] for i in todo], choices)
-            for i, lp in zip(todo, scores):
-                self.cache.put(keys[i], Completion(text=json.dumps(lp)))
-                out[i] = lp
-        return out  # type: ignore[return-value]
+
+        def score(todo: list[int]) -> list[Completion]:
+            return [Completion(text=json.dumps(lp)) for lp in self.backend.choice_logprobs([prompts[i] for i in todo], choices)]
+
+        return [json.loads(c.text) for c in self._through_cache(keys, score)]
 
     def close(self) -> None:
         self.backend.close()

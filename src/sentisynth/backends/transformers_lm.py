@@ -37,6 +37,40 @@ def _import_torch_transformers():
     return torch, transformers
 
 
+@contextmanager
+def torch_threads(n: int | None):
+    """Use ``n`` torch CPU threads inside the block and restore the previous count after
+    (the setting is process-wide); ``None`` leaves it alone."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n:
+            torch.set_num_threads(before)
+
+
+def publish_dir(target: Path, write: Any, ignore: tuple[type[BaseException], ...] = (OSError,)) -> None:
+    """Write a folder whole or not at all: ``write(tmp)`` fills a temporary sibling folder, which
+    then replaces ``target``. Errors in ``ignore`` (a full disk, a concurrent writer) leave no
+    partial folder behind and are swallowed: the caller keeps working from memory."""
+    import os
+    import shutil
+    import tempfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    try:
+        write(tmp)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+    except ignore:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def load_causal_lm(model: str, device: str | None = "cpu") -> tuple[Any, Any, Any]:
     """(tokenizer, model in eval mode, resolved model) for a hub id, folder, GGUF or short name.
 
@@ -44,10 +78,6 @@ def load_causal_lm(model: str, device: str | None = "cpu") -> tuple[Any, Any, An
     saved once as a safetensors checkpoint next to the GGUF (``<cache>/models/hf/<name>-<sha12>``,
     written to a temporary folder and renamed) and loaded from there afterwards (about a second).
     """
-    import os
-    import shutil
-    import tempfile
-
     torch, transformers = _import_torch_transformers()
     from .models import resolve_model
 
@@ -78,14 +108,12 @@ def load_causal_lm(model: str, device: str | None = "cpu") -> tuple[Any, Any, An
         if hasattr(lm.config, "quantization_config"):
             del lm.config.quantization_config
     if "gguf_file" in kwargs and r.sha256:
-        converted.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=converted.name + ".", dir=converted.parent))
-        try:
+        def write(tmp: Path) -> None:
             lm.save_pretrained(tmp, safe_serialization=True)
             tok.save_pretrained(tmp)
-            os.replace(tmp, converted)
-        except (OSError, ValueError):  # another process won the race, disk full, unsavable: the GGUF still works
-            shutil.rmtree(tmp, ignore_errors=True)
+
+        # another process won the race, disk full, unsavable: the GGUF still works
+        publish_dir(converted, write, ignore=(OSError, ValueError))
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     lm.to(device).eval()
     if tok.pad_token_id is None:
@@ -143,15 +171,8 @@ class TransformersBackend(Backend):
         """Hold the lock, disable autograd and apply ``n_threads`` for one call."""
         import torch
 
-        with self._lock, torch.no_grad():
-            before = torch.get_num_threads()
-            if self.n_threads is not None:
-                torch.set_num_threads(self.n_threads)
-            try:
-                yield
-            finally:
-                if self.n_threads is not None:
-                    torch.set_num_threads(before)
+        with self._lock, torch.no_grad(), torch_threads(self.n_threads):
+            yield
 
     def resolved(self) -> Any:
         if self._resolved is None:

@@ -69,6 +69,15 @@ class DatasetSplits:
     def label_set(self) -> LabelSet:
         return self.train.label_set
 
+    def split(self, name: str, where: str = "split") -> TextDataset | None:
+        """The ``train``/``dev``/``test`` split by name (``None`` when this dataset has no such split);
+        ConfigError naming ``where`` for any other name."""
+        if name not in ("train", "dev", "test"):
+            from ..errors import ConfigError
+
+            raise ConfigError(f"{where}: unknown split {name!r}; expected train, dev or test.")
+        return getattr(self, name)
+
     def summary(self) -> dict[str, Any]:
         """Sizes and per-label counts of each split, plus provenance (for manifests and listings)."""
         splits = {"train": self.train, "test": self.test}

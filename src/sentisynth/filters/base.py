@@ -102,15 +102,17 @@ class FilterChain:
     def fit(self, seed_examples: Sequence[Example] = (), eval_texts: Sequence[str] = ()) -> "FilterChain":
         for f in self.filters:
             f.fit(seed_examples, eval_texts if f.needs_eval_texts else ())
+        names = [f.name for f in self.filters]
+        # report keys: the filter's name, numbered when a chain uses one filter twice
+        self.keys_ = [n if names.count(n) == 1 else f"{n}#{i + 1}" for i, n in enumerate(names)]
         self.counts_: dict[str, dict[str, Any]] = {}
         return self
 
     def apply(self, records: Sequence[SyntheticExample]) -> tuple[list[SyntheticExample], list[dict[str, Any]]]:
         kept, rejected = list(records), []
-        for i, f in enumerate(self.filters):
+        for key, f in zip(self.keys_, self.filters):
             seen = Counter(r.label for r in kept)
             kept, out = f.apply(kept)
-            key = f.name if [g.name for g in self.filters].count(f.name) == 1 else f"{f.name}#{i + 1}"
             c = self.counts_.setdefault(key, {"seen": Counter(), "rejected": Counter()})
             c["seen"].update(seen)
             c["rejected"].update(r["record"]["label"] for r in out)

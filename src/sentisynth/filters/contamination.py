@@ -25,7 +25,10 @@ from .diversity import normalize
 
 
 def word_ngrams(text: str, n: int) -> set[tuple[str, ...]]:
-    words = normalize(text).split()
+    return ngrams_of(normalize(text).split(), n)
+
+
+def ngrams_of(words: list[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
@@ -68,19 +71,19 @@ class ContaminationFilter(Filter):
 
             ds = load_splits(self.dataset)
             for split in self.splits:
-                part = getattr(ds, split, None) if split in ("train", "dev", "test") else None
-                if split not in ("train", "dev", "test"):
-                    raise ConfigError(f"ContaminationFilter: unknown split {split!r}; expected train, dev or test.")
-                if part is not None:
+                part = ds.split(split, where="ContaminationFilter")
+                if part is not None:  # a dataset without a dev split protects what it has
                     texts.extend(part.texts)
         if not texts:
             raise ConfigError("ContaminationFilter has no evaluation texts; expected a 'dataset' or eval texts passed to fit(); "
                               "fix: set dataset: NAME in the filter's params.")
         self.n_eval_ = len(texts)
         self.grams_: set[tuple[str, ...]] = set()
+        self.short_: set[str] = set()
         for t in texts:
-            self.grams_ |= word_ngrams(t, self.ngram)
-        self.short_ = {normalize(t) for t in texts}
+            norm = normalize(t)
+            self.grams_ |= ngrams_of(norm.split(), self.ngram)
+            self.short_.add(norm)
         self.vecs_ = self._embed(texts) if self.embedding_threshold is not None else None
         self.found_ = 0
         self.fitted_ = True
@@ -95,13 +98,14 @@ class ContaminationFilter(Filter):
         sims = (self._embed(texts) @ self.vecs_.T).max(axis=1) if self.vecs_ is not None and records else None
         kept, rejected = [], []
         for i, rec in enumerate(records):
-            words = normalize(texts[i]).split()
+            norm = normalize(texts[i])
+            words = norm.split()
             if len(words) >= self.ngram:
-                shared = len(word_ngrams(texts[i], self.ngram) & self.grams_)
+                shared = len(ngrams_of(words, self.ngram) & self.grams_)
                 copied = shared > 0
                 why = f"shares {shared} {self.ngram}-word n-gram(s) with the evaluation data"
             else:
-                copied = normalize(texts[i]) in self.short_
+                copied = norm in self.short_
                 shared = int(copied)
                 why = "equals an evaluation text"
             if copied:

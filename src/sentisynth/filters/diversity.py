@@ -87,7 +87,8 @@ class DiversityFilter(Filter):
         if self.seed_threshold is not None and seed_texts:
             self.seed_lsh_ = self._new_lsh(self.seed_threshold)
             for i, t in enumerate(seed_texts):
-                self.seed_lsh_.insert(f"s{i}", self._remember(f"s{i}", t))
+                self.minhashes_[f"s{i}"] = m = self._minhash(t)
+                self.seed_lsh_.insert(f"s{i}", m)
             self.seed_vecs_ = self._embed(seed_texts)
         self.fitted_ = True
         return self
@@ -103,11 +104,6 @@ class DiversityFilter(Filter):
             raise ResourceError("the diversity filter's MinHash check needs datasketch; fix: pip install 'datasketch==2.0.0' "
                                 "or set minhash_threshold and seed_threshold to null.") from e
         return MinHashLSH(threshold=float(threshold), num_perm=self.num_perm)
-
-    def _remember(self, key: str, text: str):
-        m = self._minhash(text)
-        self.minhashes_[key] = m
-        return m
 
     def _lsh_match(self, lsh, m) -> float | None:
         """The highest estimated Jaccard among LSH candidates, or None when there is none."""
@@ -132,26 +128,29 @@ class DiversityFilter(Filter):
         texts = [r.text or "" for r in records]
         vecs = self._embed(texts) if use_vecs and records else None
         kept, rejected = [], []
+        use_minhash = self.seed_lsh_ is not None or self.lsh_ is not None
         for i, rec in enumerate(records):
-            why = self._reason(rec.text or "", vecs[i] if vecs is not None else None)
+            key = normalize(rec.text or "")
+            m = self._minhash(rec.text or "") if use_minhash else None
+            why = self._reason(key, m, vecs[i] if vecs is not None else None)
             if why is not None:
                 check, score, threshold, reason = why
                 rejected.append(rejection(rec, self.name, score, threshold, f"{check}: {reason}"))
                 continue
             kept.append(rec)
-            self.seen_.add(normalize(rec.text or ""))
+            self.seen_.add(key)
             if self.lsh_ is not None:
-                self.lsh_.insert(f"k{self.n_kept_}", self._remember(f"k{self.n_kept_}", rec.text or ""))
+                self.minhashes_[f"k{self.n_kept_}"] = m
+                self.lsh_.insert(f"k{self.n_kept_}", m)
             if vecs is not None:
                 self.kept_vecs_.append(vecs[i])
             self.n_kept_ += 1
         return kept, rejected
 
-    def _reason(self, text: str, vec: np.ndarray | None) -> tuple[str, Any, Any, str] | None:
-        key = normalize(text)
+    def _reason(self, key: str, m: Any, vec: np.ndarray | None) -> tuple[str, Any, Any, str] | None:
+        """Why a record (normalised text, MinHash, unit embedding) is rejected, or None to keep it."""
         if self.exact and key in self.seen_:
             return "exact", 1.0, 1.0, "same text as an earlier record (after normalisation)"
-        m = self._minhash(text) if (self.seed_lsh_ is not None or self.lsh_ is not None) else None
         j = self._lsh_match(self.seed_lsh_, m)
         if j is not None:
             return "seed_copy", j, self.seed_threshold, f"MinHash Jaccard ~{j:.2f} (LSH threshold {self.seed_threshold}) with a seed example"

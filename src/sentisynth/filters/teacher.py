@@ -128,14 +128,9 @@ class TeacherFilter(Filter):
 
     def _proba_llm(self, texts: list[str], labels: list[str]) -> np.ndarray:
         if not hasattr(self, "backend_"):
-            from ..backends.base import make_backend
-            from ..backends.call_cache import CachedBackend, CallCache
-            from ..paths import cache_dir
+            from ..backends.call_cache import cached_backend
 
-            model = self.model or "qwen2.5-1.5b-instruct"
-            inner = make_backend(self.backend, model=model, **(self.backend_params or {}))
-            path = self.cache_path or str(cache_dir() / "llm_calls.sqlite")  # shared with the generators
-            self.backend_ = CachedBackend(inner, CallCache(path))
+            self.backend_ = cached_backend(self.backend, self.model or "qwen2.5-1.5b-instruct", self.backend_params, self.cache_path)
         words = self._words(labels)
         variants = [[w] + ([w.capitalize()] if w.capitalize() != w else []) for w in words]
         flat = [v for vs in variants for v in vs]

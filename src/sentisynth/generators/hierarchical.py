@@ -234,16 +234,9 @@ class HierarchicalGenerator(Generator):
         return out
 
     def _open_backend(self):
-        from ..backends.base import Backend, make_backend
-        from ..backends.call_cache import CachedBackend, CallCache
-        from ..paths import cache_dir
+        from ..backends.call_cache import cached_backend
 
-        if isinstance(self.backend, Backend):
-            inner = self.backend
-        else:
-            inner = make_backend(self.backend, model=self.model, **(self.backend_params or {}))
-        cache = CallCache(self.cache_path or cache_dir() / "llm_calls.sqlite")
-        return CachedBackend(inner, cache)
+        return cached_backend(self.backend, self.model, self.backend_params, self.cache_path)
 
     def _per_label_target(self, n: int | None) -> int:
         if self._explicit_shape():

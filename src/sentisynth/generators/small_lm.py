@@ -150,21 +150,9 @@ class SmallLMGenerator(Generator):
         self.loaded_model_ = self.model
 
     def _threads(self):
-        import contextlib
+        from ..backends.transformers_lm import torch_threads
 
-        import torch
-
-        @contextlib.contextmanager
-        def ctx():
-            before = torch.get_num_threads()
-            if self.n_threads:
-                torch.set_num_threads(self.n_threads)
-            try:
-                yield
-            finally:
-                torch.set_num_threads(before)
-
-        return ctx()
+        return torch_threads(self.n_threads)
 
     def _weights_key(self, seeds: Sequence[Example]) -> str:
         payload = {"model": self.model, "sha256": getattr(self.resolved_, "sha256", None), "sep": self.sep,
@@ -226,20 +214,14 @@ class SmallLMGenerator(Generator):
         self.lm_ = lm
         self.train_report_ = report
 
-    def _save_tuned(self, lm: Any, out: Any, report: dict[str, Any]) -> None:
-        import os
-        import shutil
-        import tempfile
+    def _save_tuned(self, lm: Any, out: Path, report: dict[str, Any]) -> None:
+        from ..backends.transformers_lm import publish_dir
 
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
-        try:
+        def write(tmp: Path) -> None:
             lm.save_pretrained(tmp, safe_serialization=True)  # adapters only when LoRA
             (tmp / "done.json").write_text(json.dumps(report))
-            shutil.rmtree(out, ignore_errors=True)
-            os.replace(tmp, out)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
+
+        publish_dir(out, write)
 
     def _load_tuned(self, out: Any) -> Any:
         import copy
