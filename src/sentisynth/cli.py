@@ -32,6 +32,54 @@ def _shipped_config(name: str) -> Path | None:
     return path if path.exists() else None
 
 
+def _yaml_mapping(config: Path | None, what: str = "generator options") -> dict:
+    """The YAML mapping in ``config`` (empty when None), with clear errors for a missing file or a non-mapping."""
+    import yaml
+
+    if config is None:
+        return {}
+    if not config.exists():
+        raise ConfigError(f"{config}: config file not found; fix: check the path.")
+    loaded = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{config}: expected a YAML mapping of {what}; got {type(loaded).__name__}.")
+    return loaded
+
+
+def _set_options(pairs: list[str]) -> dict:
+    """``--set key=value`` pairs, each value read as YAML (``false``, ``0.9``, ``null``, ``[a, b]``)."""
+    import yaml
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {pair!r}: expected KEY=VALUE (e.g. --set consistency=false).")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _seed_set(dataset: str | None, data: Path | None, k: int | None, seed: int, *, required: bool = True, **file_options):
+    """The real seed set: k per class drawn from a built-in dataset's train split, or the user's file
+    (all of it, or k per class). Returns ``(TextDataset | None, description)``."""
+    from .data import load_file, load_splits, subsample_per_class
+
+    if dataset is not None and data is not None:
+        raise ConfigError("pass at most one of --dataset NAME or --data FILE as the seed set.")
+    if dataset is None and data is None:
+        if required:
+            raise ConfigError("pass exactly one of --dataset NAME or --data FILE as the seed set.")
+        return None, "none"
+    if dataset is not None:
+        if k is None:
+            raise ConfigError("--dataset needs --k (examples per class to draw as the seed set).")
+        return subsample_per_class(load_splits(dataset).train, k, seed), f"{dataset} k={k} seed={seed}"
+    seed_set = load_file(data, **{key: v for key, v in file_options.items() if v is not None})
+    if k is not None:
+        seed_set = subsample_per_class(seed_set, k, seed)
+    return seed_set, str(data)
+
+
 @app.command()
 def datasets(
     name: Optional[str] = typer.Argument(None, help="Show one dataset (default: all built-in datasets)."),
@@ -99,21 +147,12 @@ def generate_eda(
     alpha: float = typer.Option(0.1, help="EDA alpha for all four operations (Wei & Zou 2019)."),
 ) -> None:
     """Augment a seed set with EDA (synonym replacement, random insertion, swap, deletion)."""
-    from .data import load_file, load_splits, subsample_per_class
     from .generators.base import make_generator
     from .pipeline import write_generation_run
 
-    if (dataset is None) == (data is None):
-        raise ConfigError("pass exactly one of --dataset NAME or --data FILE as the seed set.")
-    if dataset is not None:
-        if k is None:
-            raise ConfigError("--dataset needs --k (examples per class to draw as the seed set).")
-        seed_set = subsample_per_class(load_splits(dataset).train, k, seed)
-    else:
-        label_list = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
-        seed_set = load_file(data, text_column=text_column, label_column=label_column, labels=label_list, encoding=encoding, format=format)
-        if k is not None:
-            seed_set = subsample_per_class(seed_set, k, seed)
+    label_list = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
+    seed_set, _ = _seed_set(dataset, data, k, seed, text_column=text_column, label_column=label_column, labels=label_list,
+                            encoding=encoding, format=format)
     gen = make_generator("eda", alpha_sr=alpha, alpha_ri=alpha, alpha_rs=alpha, p_rd=alpha, random_state=seed)
     path = write_generation_run(out, gen, seed_set, n, seed=seed, source=dataset or str(data))
     typer.echo(f"wrote {n} records to {path}")
@@ -137,20 +176,11 @@ def generate_hierarchical(
     seed: int = typer.Option(0, help="The one seed: every model call's seed derives from it."),
 ) -> None:
     """Generate with hierarchical LLM prompting: source types -> topics per label -> subtopics -> examples."""
-    import yaml
-
     from .data import load_file
     from .generators.base import make_generator
     from .pipeline import write_generation_run
 
-    options: dict = {}
-    if config is not None:
-        if not config.exists():
-            raise ConfigError(f"{config}: config file not found; fix: check the path.")
-        loaded = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{config}: expected a YAML mapping of generator options; got {type(loaded).__name__}.")
-        options.update(loaded)
+    options: dict = _yaml_mapping(config)
     flags = dict(instruction=instruction, model=model, backend=backend, n_source_type=n_source_type, n_topic=n_topic,
                  n_subtopic=n_subtopic, sample_per_subtopic=sample_per_subtopic)
     options.update({k: v for k, v in flags.items() if v is not None})
@@ -174,6 +204,104 @@ def generate_hierarchical(
     typer.echo(f"wrote {n} records to {path} (and synthetic.parquet, manifest.json)")
 
 
+SEED_HELP = dict(
+    dataset="Built-in dataset whose train split gives the seed set (with --k), e.g. sst2.",
+    data="Your own labeled file (CSV/TSV/JSONL/Parquet; columns text, label) as the seed set.",
+    k="Seed examples per class drawn from --dataset (or from --data).",
+    set_="Generator parameter KEY=VALUE (value read as YAML); repeatable; wins over --config.",
+)
+
+
+def _generate_named(name: str, out: Path, n: int, dataset, data, k, seed: int, config, sets: list[str]):
+    """Fit the registered generator ``name`` (options from --config, then --set) on the seed set and write the run."""
+    from .generators.base import make_generator
+    from .pipeline import write_generation_run
+
+    options = {**_yaml_mapping(config), **_set_options(sets)}
+    options.setdefault("random_state", seed)
+    seed_set, source = _seed_set(dataset, data, k, seed)
+    gen = make_generator(name, **options)
+    path = write_generation_run(out, gen, seed_set, n, seed=seed, source=source)
+    return path, gen, seed_set
+
+
+@generate_app.command("small-lm")
+def generate_small_lm(
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory (synthetic.jsonl/.parquet, manifest)."),
+    n: int = typer.Option(..., "-n", "--n", help="Records to generate (balanced across labels)."),
+    dataset: Optional[str] = typer.Option(None, help=SEED_HELP["dataset"]),
+    data: Optional[Path] = typer.Option(None, help=SEED_HELP["data"]),
+    k: Optional[int] = typer.Option(None, help=SEED_HELP["k"]),
+    seed: int = typer.Option(0, help="The one seed: seed-set draw, fine-tuning and sampling."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML mapping of small-lm parameters (model, mode, epochs, temperature, ...)."),
+    set_: list[str] = typer.Option([], "--set", help=SEED_HELP["set_"]),
+) -> None:
+    """Generate with a small causal LM (SmolLM2-135M offline, gpt2 online): prompted with real examples, or fine-tuned on them."""
+    path, _, _ = _generate_named("small-lm", out, n, dataset, data, k, seed, config, set_)
+    typer.echo(f"wrote {n} records to {path} (and synthetic.parquet, manifest.json)")
+
+
+@generate_app.command("gan")
+def generate_gan(
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory (synthetic.jsonl/.parquet, manifest, analysis/)."),
+    n: int = typer.Option(..., "-n", "--n", help="Synthetic embeddings to generate (balanced across labels)."),
+    dataset: Optional[str] = typer.Option(None, help=SEED_HELP["dataset"]),
+    data: Optional[Path] = typer.Option(None, help=SEED_HELP["data"]),
+    k: Optional[int] = typer.Option(None, help=SEED_HELP["k"]),
+    seed: int = typer.Option(0, help="The one seed: seed-set draw, GAN initialisation, noise and sampling."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML mapping of gan parameters (encoder, consistency, pretrain, ...)."),
+    set_: list[str] = typer.Option([], "--set", help=SEED_HELP["set_"]),
+    analysis: bool = typer.Option(True, "--analysis/--no-analysis", help="Write analysis/: metrics, t-SNE PNG, nearest sentences."),
+) -> None:
+    """Generate labeled sentence embeddings with the conditional GAN (for the embedding-lr classifier)."""
+    from .records import SyntheticExample
+    from .store import read_jsonl
+
+    path, gen, seed_set = _generate_named("gan", out, n, dataset, data, k, seed, config, set_)
+    typer.echo(f"wrote {n} embeddings to {path} (and synthetic.parquet, manifest.json)")
+    if analysis:
+        from .analysis.embeddings import write_embedding_analysis
+
+        records = [SyntheticExample.from_dict(r) for r in read_jsonl(path)]
+        corpus = gen.pretraining_corpus()[0] if gen.pretrain else []
+        report = write_embedding_analysis(out / "analysis", seed_set.examples(), records, gen.encoder, corpus=corpus,
+                                          reference_name="seed set", random_state=seed)
+        o = report["overall"]
+        typer.echo(f"analysis/: precision {o['precision']:.2f}, recall {o['recall']:.2f}, coverage {o['coverage']:.2f}, "
+                   f"spread ratio {o['spread_ratio']:.2f} (tsne.png, embedding_metrics.json, nearest.jsonl)")
+        for w in report["warnings"]:
+            typer.echo(f"warning: {w}", err=True)
+
+
+@app.command()
+def analyze(
+    synthetic: Path = typer.Argument(..., help="A synthetic.jsonl (or a run directory holding one): text or embedding records."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for embedding_metrics.json, tsne.png and nearest.jsonl."),
+    dataset: Optional[str] = typer.Option(None, help=SEED_HELP["dataset"]),
+    data: Optional[Path] = typer.Option(None, help=SEED_HELP["data"]),
+    k: Optional[int] = typer.Option(None, help=SEED_HELP["k"]),
+    seed: int = typer.Option(0, help="Seed of the seed-set draw and of t-SNE."),
+    encoder: str = typer.Option("all-MiniLM-L6-v2", help="Encoder for texts; must be the space of any embedding records."),
+) -> None:
+    """Compare synthetic records with real ones in embedding space: fidelity, diversity, mode collapse, t-SNE."""
+    from .analysis.embeddings import write_embedding_analysis
+    from .errors import DataError
+    from .records import SyntheticExample
+    from .store import read_jsonl
+
+    src = synthetic / "synthetic.jsonl" if synthetic.is_dir() else synthetic
+    if not src.is_file():
+        raise DataError(f"{synthetic}: no synthetic.jsonl; expected a generation run directory or a JSONL of records.")
+    records = [SyntheticExample.from_dict(r) for r in read_jsonl(src)]
+    seed_set, source = _seed_set(dataset, data, k, seed)
+    report = write_embedding_analysis(out, seed_set.examples(), records, encoder, reference_name=source, random_state=seed)
+    o = report["overall"]
+    typer.echo(f"precision {o['precision']:.2f}  recall {o['recall']:.2f}  density {o['density']:.2f}  coverage {o['coverage']:.2f}  "
+               f"spread ratio {o['spread_ratio']:.2f} -> {out}/")
+    for w in report["warnings"]:
+        typer.echo(f"warning: {w}", err=True)
+
+
 @app.command("filter")
 def filter_(
     source: Path = typer.Argument(..., help="A generation run directory (or a synthetic.jsonl) to filter."),
@@ -190,7 +318,7 @@ def filter_(
     """Run a filter chain (teacher, perplexity, diversity, length, contamination) over generated records."""
     import yaml
 
-    from .data import load_file, load_splits, subsample_per_class
+    from .data import load_splits
     from .filters.base import FilterChain
     from .pipeline import write_filter_run
 
@@ -201,17 +329,7 @@ def filter_(
     if not isinstance(specs, list) or not specs:
         raise ConfigError(f"{config}: expected a non-empty list of filters ([{{name: ..., params: {{...}}}}]); got {type(specs).__name__}.")
     chain = FilterChain.from_config(specs)
-    if dataset is not None and data is not None:
-        raise ConfigError("pass at most one of --dataset NAME or --data FILE as the seed set.")
-    seed_set, seed_source = None, "none"
-    if dataset is not None:
-        if k is None:
-            raise ConfigError("--dataset needs --k (examples per class to draw as the seed set).")
-        seed_set, seed_source = subsample_per_class(load_splits(dataset).train, k, seed), f"{dataset} k={k} seed={seed}"
-    elif data is not None:
-        seed_set, seed_source = load_file(data), str(data)
-        if k is not None:
-            seed_set = subsample_per_class(seed_set, k, seed)
+    seed_set, seed_source = _seed_set(dataset, data, k, seed, required=False)
     eval_texts: list[str] = []
     if eval_dataset is not None:
         sp = load_splits(eval_dataset)

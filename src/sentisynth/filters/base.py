@@ -62,10 +62,10 @@ def unit_embeddings(owner: Any, texts: Sequence[str]) -> Any:
     ``owner.encoder_``), so cosine similarity is a dot product."""
     import numpy as np
 
-    from ..backends.encoders import SentenceEncoder
+    from ..backends.encoders import make_encoder
 
     if not hasattr(owner, "encoder_"):
-        owner.encoder_ = SentenceEncoder(owner.encoder)
+        owner.encoder_ = make_encoder(owner.encoder)
     v = np.asarray(owner.encoder_.encode(list(texts)), dtype=np.float32)
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
