@@ -82,6 +82,24 @@ def test_rerun_skips_finished_cells_and_reruns_only_changed_ones(tmp_path, data_
     assert m["cells"]["run"] == m["cells"]["total"]
 
 
+def test_a_changed_generator_default_reruns_its_cells_and_regenerates(tmp_path, data_files, monkeypatch):
+    """Cache keys cover the config as written; a new default of the generator must not reuse old draws."""
+    from sentisynth.generators.eda import EDAGenerator
+
+    cfg = _config(data_files, k=[4], classifiers=[{"name": "tfidf", "type": "tfidf-lr"}])
+    Experiment(cfg, output_dir=tmp_path, progress=False).run()
+    before = (tmp_path / "synthetic/mini/k4/seed0/eda-only.jsonl").read_text()
+    defaults = list(EDAGenerator.__init__.__defaults__)
+    defaults[2] = 0.4  # alpha_rs (random swap), which the config leaves at its default
+    monkeypatch.setattr(EDAGenerator.__init__, "__defaults__", tuple(defaults))
+    Experiment(cfg, output_dir=tmp_path, progress=False).run()
+    m = read_json(tmp_path / "manifest.json")
+    assert m["cells"]["run"] == 2 * 3  # 2 seeds x (eda@1, eda@2, eda-only@2); real and ceiling kept
+    assert (tmp_path / "synthetic/mini/k4/seed0/eda-only.jsonl").read_text() != before
+    r = read_json(tmp_path / "eval/mini/tfidf/k4/seed0/eda@1.json")
+    assert r["generator_params"]["alpha_rs"] == 0.4 and r["generator_params"]["random_state"] == 0
+
+
 def test_same_seed_same_numbers(tmp_path, data_files):
     cfg = _config(data_files, k=[4], classifiers=[{"name": "tfidf", "type": "tfidf-lr"}])
     a = Experiment(cfg, output_dir=tmp_path / "a", progress=False).run()

@@ -20,7 +20,7 @@ from typing import Any
 from .data.dataset import TextDataset
 from .errors import SentiSynthError
 from .generators.base import Generator
-from .store import RunDir, append_jsonl, config_hash, read_json, read_jsonl, repair_jsonl, write_atomic
+from .store import RunDir, append_jsonl, config_hash, jsonable, read_json, read_jsonl, repair_jsonl, write_atomic
 
 
 class ResumeMismatch(SentiSynthError):
@@ -41,7 +41,7 @@ def write_generation_run(
     import yaml
 
     run = RunDir(out).create()
-    config = {"generator": generator.name, "params": _jsonable(generator.get_params()), "n": n, "seed": seed, "source": source}
+    config = {"generator": generator.name, "params": jsonable(generator.get_params()), "n": n, "seed": seed, "source": source}
     chash = config_hash(config)
     final, partial = run.file("synthetic.jsonl"), run.file("synthetic.jsonl.partial")
     manifest_path = run.file("manifest.json")
@@ -191,19 +191,13 @@ def _line(obj: Any) -> str:
     return dumps(obj) + "\n"
 
 
-def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
-    import json
-
-    from .store import dumps
-
-    return json.loads(dumps(params))
-
-
 def _write_parquet(jsonl: Path, parquet: Path) -> None:
     """A Parquet copy of the records (meta flattened to columns) for pandas/Arrow users."""
     import pandas as pd
 
-    rows = [{"text": r.get("text"), "label": r["label"], "generator": r.get("generator"), **{f"meta.{k}": v for k, v in r.get("meta", {}).items()}}
+    rows = [{"text": r.get("text"), "label": r["label"], "generator": r.get("generator"),
+             **({"embedding": r["embedding"]} if r.get("embedding") is not None else {}),
+             **{f"meta.{k}": v for k, v in r.get("meta", {}).items()}}
             for r in read_jsonl(jsonl)]
     tmp = parquet.with_suffix(".parquet.partial")
     pd.DataFrame(rows).to_parquet(tmp, index=False)

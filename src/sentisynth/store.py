@@ -48,6 +48,12 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, default=_json_default)
 
 
+def jsonable(obj: Any) -> Any:
+    """``obj`` as it reads back from JSON (tuples become lists, objects their JSON form): what a
+    manifest stores, so stored and current values compare equal when they mean the same."""
+    return json.loads(dumps(obj))
+
+
 def write_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers never observe a partial file."""
     path = Path(path)

@@ -25,7 +25,7 @@ from typing import Any
 from ..data import DatasetSplits, load_splits, subsample_per_class
 from ..errors import DataError
 from ..records import Example, SyntheticExample
-from ..store import RunDir, config_hash, read_json, read_jsonl, write_atomic, write_json
+from ..store import RunDir, config_hash, jsonable, read_json, read_jsonl, write_atomic, write_json
 from .classifiers import evaluate_predictions, make_classifier
 from .config import ClassifierConfig, ConditionConfig, ExperimentConfig
 from .stats import summarize, summary_markdown
@@ -90,6 +90,35 @@ class Experiment:
             "ratio": cell.ratio,
         }
 
+    def _finished(self, result: dict[str, Any], cfg: dict[str, Any], cond: ConditionConfig, cell: Cell) -> bool:
+        """A stored result counts when its config hash matches and (results written since this check
+        exists) its generator ran with the parameters the generator has now."""
+        if result.get("cell_config_hash") != config_hash(cfg):
+            return False
+        return "generator_params" not in result or result["generator_params"] == self._generator_params(cond, cell)
+
+    def _generator(self, cond: ConditionConfig, cell: Cell) -> Any:
+        """The condition's generator (one object per generator config, reused across cells) set to
+        this cell's seed; ``None`` for conditions without a generator."""
+        if not cond.generator:
+            return None
+        from ..generators.base import make_generator
+
+        generators: dict[str, Any] = self.__dict__.setdefault("generators_", {})
+        key = config_hash({"generator": cond.generator, "params": cond.params})
+        if key not in generators:
+            generators[key] = make_generator(cond.generator, **cond.params)
+        gen = generators[key]
+        if "random_state" in gen.get_params() and "random_state" not in cond.params:
+            gen.random_state = cell.seed
+        return gen
+
+    def _generator_params(self, cond: ConditionConfig, cell: Cell) -> Any:
+        """Every parameter the generator runs with, defaults included, in JSON form: stored with each
+        result so a changed default reruns the cell instead of reusing a stale draw."""
+        gen = self._generator(cond, cell)
+        return jsonable(gen.get_params()) if gen is not None else None
+
     # -- running ------------------------------------------------------------------------------
 
     def run(self) -> Any:
@@ -136,7 +165,7 @@ class Experiment:
                 clf_cfg, cond = clfs[cell.classifier], conds[cell.condition]
                 cfg = self._cell_config(cell, clf_cfg, cond)
                 path = cell.path(root)
-                if not self.overwrite and path.exists() and read_json(path).get("cell_config_hash") == config_hash(cfg):
+                if not self.overwrite and path.exists() and self._finished(read_json(path), cfg, cond, cell):
                     skipped += 1
                     bar.advance(task)
                     continue
@@ -156,6 +185,7 @@ class Experiment:
                     "n_train": len(train), "n_real": len(train) - n_syn, "n_synthetic": n_syn,
                     "seconds": round(elapsed, 3),
                     "cell_config": cfg, "cell_config_hash": config_hash(cfg),
+                    "generator_params": self._generator_params(cond, cell),
                     "predictions": [splits[cell.dataset].label_set.index(p) for p in pred],
                 })
                 done += 1
@@ -291,8 +321,10 @@ class Experiment:
         n = math.ceil(max(cond.ratios) * cond.oversample * len(real) / n_labels) * n_labels
         meta_path = path.with_suffix(".meta.json")
         key = config_hash({"condition": _condition_key(cond), "n": n, "real": [e.to_dict() for e in real]})
-        if not self.overwrite and path.exists() and meta_path.exists() and read_json(meta_path).get("key") == key:
-            return [SyntheticExample.from_dict(r) for r in read_jsonl(path)]
+        if not self.overwrite and path.exists() and meta_path.exists():
+            meta = read_json(meta_path)
+            if meta.get("key") == key and meta.get("params") == self._generator_params(cond, cell):
+                return [SyntheticExample.from_dict(r) for r in read_jsonl(path)]
         records, gen_params = self._generated(path.parent, real, cell, cond, n)
         filter_report: dict[str, Any] = {}
         if cond.filters:
@@ -312,28 +344,25 @@ class Experiment:
 
     def _generated(self, folder: Path, real: list[Example], cell: Cell, cond: ConditionConfig, n: int):
         """``n`` records from the condition's generator fitted on ``real`` (cached by generator settings)."""
-        from ..generators.base import make_generator
-
         gen_key = config_hash({"generator": cond.generator, "params": cond.params})
         raw_key = config_hash({"generator": gen_key, "n": n, "seed": cell.seed, "real": [e.to_dict() for e in real]})
         raw = folder / f"raw-{raw_key[:12]}.jsonl"
         raw_meta = raw.with_suffix(".meta.json")
-        if not self.overwrite and raw.exists() and raw_meta.exists() and read_json(raw_meta).get("key") == raw_key:
-            return [SyntheticExample.from_dict(r) for r in read_jsonl(raw)], read_json(raw_meta)["params"]
         # One generator object per generator config, refitted per (dataset, k, seed): generators
         # keep seed-independent resources (WordNet, loaded models) across refits.
-        generators: dict[str, Any] = self.__dict__.setdefault("generators_", {})
-        if gen_key not in generators:
-            generators[gen_key] = make_generator(cond.generator, **cond.params)
-        gen = generators[gen_key]
-        if "random_state" in gen.get_params() and "random_state" not in cond.params:
-            gen.random_state = cell.seed
+        gen = self._generator(cond, cell)
+        if not self.overwrite and raw.exists() and raw_meta.exists():
+            stored = read_json(raw_meta)
+            # The key covers the config as written; the stored parameters also catch a changed default
+            # (a draw made under other defaults is regenerated, never silently reused).
+            if stored.get("key") == raw_key and stored.get("params") == jsonable(gen.get_params()):
+                return [SyntheticExample.from_dict(r) for r in read_jsonl(raw)], stored["params"]
         gen.fit(real)
         records: list[SyntheticExample] = []
         for batch in gen.generate(n):
             records.extend(batch)
         _write_records(raw, [r.to_dict() for r in records])
-        params = gen.get_params()
+        params = jsonable(gen.get_params())
         write_json(raw_meta, {"key": raw_key, "n": len(records), "generator": cond.generator, "params": params,
                               "report": gen.report() if hasattr(gen, "report") else None})
         return records, params
@@ -401,4 +430,5 @@ def progress_bar(enabled: bool) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+
 
