@@ -17,7 +17,8 @@ Mode collapse (a generator that emits near copies of a few points) also shows as
 ``spread_ratio`` is the mean pairwise euclidean distance of the synthetic set over that of the real
 set; below :data:`COLLAPSE_RATIO` it is flagged.
 
-Small sets: with fewer than ``k + 1`` rows in either set, ``k`` is clipped to ``rows - 1`` (a
+Set sizes: k-NN balls shrink as a set grows, so the four ball-based metrics compare sets of equal
+size (the larger one subsampled, seeded); spreads use all rows. With fewer than ``k + 1`` rows in either set, ``k`` is clipped to ``rows - 1`` (a
 few-shot seed set has 5-10 rows per class) and a warning says so; fewer than 2 rows is a
 ``ValueError``.
 """
@@ -63,22 +64,28 @@ def fidelity_diversity(real: Any, synthetic: Any, k: int = 5, random_state: int 
             f"{len(synthetic)} synthetic; fix: pass more rows (or skip this label)."
         )
     warnings: list[str] = []
-    k_used = min(int(k), len(real) - 1, len(synthetic) - 1)
+    rng = np.random.default_rng(random_state)
+    # k-NN balls shrink as a set grows, so the ball-based metrics compare sets of equal size: the
+    # larger side is subsampled (seeded) to the smaller's size. Spreads below use the full sets.
+    n_eq = min(len(real), len(synthetic))
+    real_b = real[np.sort(rng.choice(len(real), n_eq, replace=False))] if len(real) > n_eq else real
+    syn_b = synthetic[np.sort(rng.choice(len(synthetic), n_eq, replace=False))] if len(synthetic) > n_eq else synthetic
+    k_used = min(int(k), n_eq - 1)
     if k_used < k:
         warnings.append(
-            f"k clipped from {k} to {k_used}: only {len(real)} real and {len(synthetic)} synthetic rows "
+            f"k clipped from {k} to {k_used}: only {n_eq} rows on the smaller side "
             f"(k-NN balls need k + 1 rows); metrics are noisier."
         )
-    r_real = _knn_radius(real, k_used)
-    r_syn = _knn_radius(synthetic, k_used)
+    r_real = _knn_radius(real_b, k_used)
+    r_syn = _knn_radius(syn_b, k_used)
 
     # One pass over the (real x synthetic) distances, in memory-bounded row chunks of real.
-    syn_in_real = np.zeros(len(synthetic), dtype=bool)  # precision: synthetic j inside some real ball
-    balls_per_syn = np.zeros(len(synthetic), dtype=np.int64)  # density
-    real_in_syn = np.zeros(len(real), dtype=bool)  # recall: real i inside some synthetic ball
-    real_covered = np.zeros(len(real), dtype=bool)  # coverage: real ball i holds a synthetic point
+    syn_in_real = np.zeros(n_eq, dtype=bool)  # precision: synthetic j inside some real ball
+    balls_per_syn = np.zeros(n_eq, dtype=np.int64)  # density
+    real_in_syn = np.zeros(n_eq, dtype=bool)  # recall: real i inside some synthetic ball
+    real_covered = np.zeros(n_eq, dtype=bool)  # coverage: real ball i holds a synthetic point
     start = 0
-    for D in pairwise_distances_chunked(real, synthetic, metric="euclidean"):
+    for D in pairwise_distances_chunked(real_b, syn_b, metric="euclidean"):
         rows = slice(start, start + len(D))
         inside_real = D <= r_real[rows, None]
         syn_in_real |= inside_real.any(axis=0)
@@ -87,7 +94,6 @@ def fidelity_diversity(real: Any, synthetic: Any, k: int = 5, random_state: int 
         real_in_syn[rows] = (D <= r_syn[None, :]).any(axis=1)
         start += len(D)
 
-    rng = np.random.default_rng(random_state)
     real_spread = _mean_pairwise_distance(real, rng)
     syn_spread = _mean_pairwise_distance(synthetic, rng)
     ratio = syn_spread / real_spread if real_spread > 0 else None
@@ -101,6 +107,7 @@ def fidelity_diversity(real: Any, synthetic: Any, k: int = 5, random_state: int 
     return {
         "n_real": len(real),
         "n_synthetic": len(synthetic),
+        "n_compared": n_eq,
         "k": k_used,
         "precision": float(syn_in_real.mean()),
         "recall": float(real_in_syn.mean()),

@@ -172,7 +172,11 @@ class GANGenerator(Generator):
         """The GAN pretrained on the corpus (from memory, the disk cache, or trained now); sets the scaler."""
         from ...paths import cache_dir
 
-        corpus = self.pretraining_corpus()
+        corpus_memo: dict = self.__dict__.setdefault("corpus_memo_", {})  # refits (grid cells) skip reloading it
+        memo_key = (self.pretrain, tuple(self.labels_), json.dumps(self.pretrain_label_map, sort_keys=True))
+        if memo_key not in corpus_memo:
+            corpus_memo[memo_key] = self.pretraining_corpus()
+        corpus = corpus_memo[memo_key]
         ident = self.encoder_.identity()
         key_cfg = {
             "v": 1, "encoder": [ident.get("encoder"), ident.get("weights_sha256")], "corpus": self.pretrain,
