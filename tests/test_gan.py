@@ -164,7 +164,10 @@ def test_early_stopping_uses_held_out_criterion_and_refits(seed):
 
 
 def test_pretraining_on_tweets_is_cached_and_reused(seed, monkeypatch, tmp_path):
-    monkeypatch.setenv("SENTISYNTH_CACHE", str(tmp_path))
+    # A cold GAN cache only: wheels, GloVe files and embeddings stay in the shared test cache.
+    import sentisynth.paths
+
+    monkeypatch.setattr(sentisynth.paths, "cache_dir", lambda: tmp_path)
     params = dict(encoder="glove-6b-50d", pretrain="tweets-binary", pretrain_epochs=2, epochs=10, early_stopping=False)
     gen = make_generator("gan", **params).fit(seed)
     pre = gen.report()["pretraining"]
