@@ -272,19 +272,13 @@ def write_embedding_analysis(out_dir: str | Path, real: Sequence[Any], synthetic
     """
     import json
 
-    from ..backends.encoders import make_encoder
+    from ..backends.encoders import embed_examples, make_encoder
     from ..store import write_atomic, write_json
 
     enc = make_encoder(encoder)
-
-    def matrix(records: Sequence[Any]) -> np.ndarray:
-        texts = [r.text for r in records if r.embedding is None]
-        it = iter(enc.encode(texts) if texts else [])
-        return np.stack([np.asarray(r.embedding, dtype=np.float32) if r.embedding is not None else next(it) for r in records])
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    real_X, syn_X = matrix(real), matrix(synthetic)
+    real_X, syn_X = embed_examples(enc, real), embed_examples(enc, synthetic)
     real_y, syn_y = [r.label for r in real], [r.label for r in synthetic]
     report = per_class_report(real_X, real_y, syn_X, syn_y, random_state=random_state)
     report.update({"encoder": enc.name, "reference": reference_name, "n_real": len(real), "n_synthetic": len(synthetic)})

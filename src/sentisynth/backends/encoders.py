@@ -83,6 +83,27 @@ def make_encoder(name_or_encoder: Any) -> Any:
     return SentenceEncoder(name_or_encoder)
 
 
+def embed_examples(encoder: Any, examples: Sequence[Any]) -> np.ndarray:
+    """An ``(n, dim)`` float32 matrix for records: a given ``embedding`` is used as it is (the GAN's
+    output), a text is encoded with ``encoder`` (an encoder object). Every embedding must have the
+    encoder's dimension, since both must live in one space."""
+    text_idx = [i for i, e in enumerate(examples) if e.embedding is None]
+    text_vecs = encoder.encode([examples[i].text for i in text_idx]) if text_idx else None
+    dim = text_vecs.shape[1] if text_vecs is not None else len(next(e for e in examples if e.embedding is not None).embedding)
+    X = np.zeros((len(examples), dim), dtype=np.float32)
+    if text_vecs is not None:
+        X[text_idx] = text_vecs
+    for i, e in enumerate(examples):
+        if e.embedding is not None:
+            if len(e.embedding) != dim:
+                raise ConfigError(
+                    f"an embedding example has dimension {len(e.embedding)}; expected {dim} "
+                    f"(the space of encoder {encoder.name!r}); fix: generate embeddings with the same encoder."
+                )
+            X[i] = e.embedding
+    return X
+
+
 def resolve_encoder_path(name: str) -> str:
     """A local folder for an offline short name; otherwise ``name`` unchanged (path or hub id)."""
     name = canonical_encoder_name(name)

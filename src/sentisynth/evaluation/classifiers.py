@@ -115,22 +115,9 @@ class EmbeddingLogisticRegression(Classifier):
 
     def embed(self, examples: Sequence[Example]) -> np.ndarray:
         """Embeddings for examples: given vectors are used as they are, texts are encoded."""
-        enc = self._encoder()
-        text_idx = [i for i, e in enumerate(examples) if e.embedding is None]
-        text_vecs = enc.encode([examples[i].text for i in text_idx]) if text_idx else None
-        dim = text_vecs.shape[1] if text_vecs is not None else len(next(e for e in examples if e.embedding is not None).embedding)
-        X = np.zeros((len(examples), dim), dtype=np.float32)
-        if text_vecs is not None:
-            X[text_idx] = text_vecs
-        for i, e in enumerate(examples):
-            if e.embedding is not None:
-                if len(e.embedding) != dim:
-                    raise ConfigError(
-                        f"an embedding example has dimension {len(e.embedding)}; expected {dim} "
-                        f"(the space of encoder {enc.name!r}); fix: generate embeddings with the same encoder."
-                    )
-                X[i] = e.embedding
-        return X
+        from ..backends.encoders import embed_examples
+
+        return embed_examples(self._encoder(), examples)
 
     def fit(self, examples):
         self.model_ = _logreg(self.C, self.max_iter, self.class_weight, self.random_state).fit(

@@ -105,7 +105,7 @@ class Experiment:
         from ..generators.base import make_generator
 
         generators: dict[str, Any] = self.__dict__.setdefault("generators_", {})
-        key = config_hash({"generator": cond.generator, "params": cond.params})
+        key = _generator_key(cond)
         if key not in generators:
             generators[key] = make_generator(cond.generator, **cond.params)
         gen = generators[key]
@@ -344,8 +344,7 @@ class Experiment:
 
     def _generated(self, folder: Path, real: list[Example], cell: Cell, cond: ConditionConfig, n: int):
         """``n`` records from the condition's generator fitted on ``real`` (cached by generator settings)."""
-        gen_key = config_hash({"generator": cond.generator, "params": cond.params})
-        raw_key = config_hash({"generator": gen_key, "n": n, "seed": cell.seed, "real": [e.to_dict() for e in real]})
+        raw_key = config_hash({"generator": _generator_key(cond), "n": n, "seed": cell.seed, "real": [e.to_dict() for e in real]})
         raw = folder / f"raw-{raw_key[:12]}.jsonl"
         raw_meta = raw.with_suffix(".meta.json")
         # One generator object per generator config, refitted per (dataset, k, seed): generators
@@ -376,6 +375,11 @@ def _write_records(path: Path, rows: list[dict[str, Any]]) -> None:
     tmp.unlink(missing_ok=True)
     append_jsonl(tmp, rows)
     tmp.replace(path)
+
+
+def _generator_key(cond: ConditionConfig) -> str:
+    """The generator settings as written in the config: one generator object and one draw cache each."""
+    return config_hash({"generator": cond.generator, "params": cond.params})
 
 
 def _condition_key(cond: ConditionConfig) -> dict[str, Any]:

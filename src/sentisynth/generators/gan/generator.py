@@ -105,8 +105,9 @@ class GANGenerator(Generator):
     # -- fit ----------------------------------------------------------------------------------------
 
     def fit(self, seed_examples: Sequence[Example]) -> "GANGenerator":
-        from ...backends.encoders import make_encoder
+        from ...backends.encoders import embed_examples, make_encoder
         from ...backends.transformers_lm import torch_threads
+        from .model import train_phase
 
         self._validate()
         if not seed_examples:
@@ -116,12 +117,12 @@ class GANGenerator(Generator):
         if len(self.labels_) < 2:
             raise DataError(f"gan.fit needs at least two labels in the seed set; got {self.labels_}.")
         self.encoder_ = make_encoder(self.encoder)
-        X = self._embed(seed_examples)
+        X = embed_examples(self.encoder_, seed_examples)
         y = np.array([self.labels_.index(e.label) for e in seed_examples])
         self.unit_norm_ = self.normalize == "always" or (
             self.normalize == "auto" and bool(np.allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-3)))
         with torch_threads(self.n_threads):
-            start = self._pretrained(X) if self.pretrain else None
+            start = self._pretrained() if self.pretrain else None
             if start is None:
                 self.mean_, self.std_ = X.mean(0), np.maximum(X.std(0), 1e-6)
             Z = (X - self.mean_) / self.std_
@@ -132,25 +133,14 @@ class GANGenerator(Generator):
                 G, D = self._networks(Z.shape[1], start)
                 cfg = self._train_config(epochs=self.epochs, steps_per_epoch=self.steps_per_epoch, eval_every=10,
                                          early_stopping=True)
-                from .model import train_phase
-
                 epochs = train_phase(G, D, Z[tr], y[tr], cfg, self.random_state, held_out=(Z[ho], y[ho]))
                 self.report_["early_stopping"] = {"best_epochs": epochs, "held_out": int(len(ho)), "log": cfg.log}
             # The final model trains on every seed example for the chosen number of epochs.
-            from .model import train_phase
-
             self.G_, D = self._networks(Z.shape[1], start)
             cfg = self._train_config(epochs=epochs, steps_per_epoch=self.steps_per_epoch, eval_every=10, early_stopping=False)
             train_phase(self.G_, D, Z, y, cfg, self.random_state)
         self.report_.update({"epochs": epochs, "log": cfg.log[-5:], "fit_seconds": round(time.perf_counter() - t0, 2)})
         return self
-
-    def _embed(self, examples: Sequence[Example]) -> np.ndarray:
-        """Embeddings of the examples: given ones are used as they are, texts go through the encoder."""
-        texts = [e.text for e in examples if e.embedding is None]
-        enc = iter(self.encoder_.encode(texts) if texts else [])
-        X = np.stack([np.asarray(e.embedding, dtype=np.float32) if e.embedding is not None else next(enc) for e in examples])
-        return X.astype(np.float32)
 
     def _networks(self, emb_dim: int, start: dict | None):
         """Fresh, seeded networks, or copies of the pretrained ones."""
@@ -168,15 +158,11 @@ class GANGenerator(Generator):
 
     # -- pretraining --------------------------------------------------------------------------------
 
-    def _pretrained(self, X_seed: np.ndarray) -> dict | None:
+    def _pretrained(self) -> dict | None:
         """The GAN pretrained on the corpus (from memory, the disk cache, or trained now); sets the scaler."""
         from ...paths import cache_dir
 
-        corpus_memo: dict = self.__dict__.setdefault("corpus_memo_", {})  # refits (grid cells) skip reloading it
-        memo_key = (self.pretrain, tuple(self.labels_), json.dumps(self.pretrain_label_map, sort_keys=True))
-        if memo_key not in corpus_memo:
-            corpus_memo[memo_key] = self.pretraining_corpus()
-        corpus = corpus_memo[memo_key]
+        corpus = self.pretraining_corpus()
         ident = self.encoder_.identity()
         key_cfg = {
             "v": 1, "encoder": [ident.get("encoder"), ident.get("weights_sha256")], "corpus": self.pretrain,
@@ -198,9 +184,16 @@ class GANGenerator(Generator):
         return start
 
     def pretraining_corpus(self) -> tuple[list[str], list[int]]:
-        """Texts and target-label ids of the pretraining corpus (train split; labels mapped by name)."""
+        """Texts and target-label ids of the pretraining corpus (train split; labels mapped by name).
+
+        Kept on the instance per (corpus, labels, mapping): grid cells refit one generator object,
+        and the CLI's analysis reads the corpus again after fitting."""
         from ...data import load_splits
 
+        memo: dict = self.__dict__.setdefault("corpus_memo_", {})
+        memo_key = (self.pretrain, tuple(self.labels_), json.dumps(self.pretrain_label_map, sort_keys=True))
+        if memo_key in memo:
+            return memo[memo_key]
         train = load_splits(self.pretrain).train
         mapping = dict(self.pretrain_label_map or {lab: lab for lab in self.labels_})
         corpus_labels = set(train.label_set.names)
@@ -213,7 +206,8 @@ class GANGenerator(Generator):
             )
         back = {c: self.labels_.index(t) for t, c in mapping.items()}
         pairs = [(e.text, back[e.label]) for e in train.examples() if e.label in back]
-        return [t for t, _ in pairs], [i for _, i in pairs]
+        memo[memo_key] = ([t for t, _ in pairs], [i for _, i in pairs])
+        return memo[memo_key]
 
     def _pretrain(self, corpus: tuple[list[str], list[int]], path: Path, key_cfg: dict) -> dict:
         import torch
