@@ -113,3 +113,63 @@ def test_k_larger_than_a_class_fails_before_any_work(tmp_path, data_files):
     with pytest.raises(DataError, match=r"class '(negative|positive)' has 100 examples; expected at least k=500"):
         Experiment(_config(data_files, k=[500]), output_dir=tmp_path / "run", progress=False).run()
     assert not tmp_path.joinpath("run").exists()
+
+
+def test_imbalanced_seed_sets_and_synthetic_allocation(tmp_path, data_files):
+    """class_fractions makes the seed set imbalanced; allocation decides where synthetic records go:
+    rebalance fills only the deficit, proportional keeps the imbalance, balanced splits evenly."""
+    train, test = data_files
+    cfg = parse_experiment_config({
+        "name": "imb", "metric": "macro_f1",
+        "datasets": [{"name": "mini-neg25", "train": train, "test": test, "class_fractions": {"negative": 0.25}}],
+        "k": [8], "seeds": 2, "classifiers": [{"name": "tfidf", "type": "tfidf-lr"}],
+        "conditions": [
+            {"name": "real", "kind": "real"},
+            {"name": "copies", "kind": "augment", "generator": "resample", "allocation": "rebalance", "ratios": [1]},
+            {"name": "eda-rebalance", "kind": "augment", "generator": "eda", "allocation": "rebalance", "ratios": [1]},
+            {"name": "eda-prop", "kind": "augment", "generator": "eda", "allocation": "proportional", "ratios": [1]},
+            {"name": "eda-bal", "kind": "augment", "generator": "eda", "ratios": [1]},
+        ]})
+    Experiment(cfg, output_dir=tmp_path, progress=False).run()
+    cell = lambda name: read_json(tmp_path / f"eval/mini-neg25/tfidf/k8/seed1/{name}.json")  # noqa: E731
+    assert cell("real")["n_real_per_label"] == {"negative": 2, "positive": 8}
+    assert cell("copies@1")["n_synthetic_per_label"] == {"negative": 6}
+    assert cell("eda-rebalance@1")["n_synthetic_per_label"] == {"negative": 6}
+    assert cell("eda-prop@1")["n_synthetic_per_label"] == {"negative": 2, "positive": 8}
+    assert cell("eda-bal@1")["n_synthetic_per_label"] == {"negative": 5, "positive": 5}
+    copies = [json.loads(x) for x in (tmp_path / "synthetic/mini-neg25/k8/seed1/copies.jsonl").read_text().splitlines()]
+    real_neg = {e for e, y in zip(*_texts_labels(train)) if y == "negative"}
+    assert all(r["text"] in real_neg for r in copies if r["label"] == "negative"), "oversampling copies real examples"
+    summary = (tmp_path / "summary.md").read_text()
+    assert "macro_f1 (%) mean ± std" in summary
+
+
+def _texts_labels(path):
+    import csv
+
+    with open(path, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return [r["text"] for r in rows], [r["label"] for r in rows]
+
+
+def test_coverage_and_flip_profiles(tmp_path, data_files):
+    """coverage: true — every cell records how much of the test set its training set covers; adding
+    records can only add vocabulary and points, so augmented coverage is never below real-only."""
+    train, test = data_files
+    cfg = parse_experiment_config({
+        "name": "cov", "coverage": True, "datasets": [{"name": "mini", "train": train, "test": test}], "k": [4], "seeds": 2,
+        "classifiers": [{"name": "minilm-lr", "type": "embedding-lr"}],
+        "conditions": [{"name": "real", "kind": "real"}, {"name": "eda", "kind": "augment", "generator": "eda", "ratios": [4]}]})
+    Experiment(cfg, output_dir=tmp_path, progress=False).run()
+    for seed in (0, 1):
+        real = read_json(tmp_path / f"eval/mini/minilm-lr/k4/seed{seed}/real.json")
+        aug = read_json(tmp_path / f"eval/mini/minilm-lr/k4/seed{seed}/eda@4.json")
+        for key in ("coverage_token", "coverage_type", "coverage_embedding"):
+            assert 0 <= real[key] <= 100 and aug[key] >= real[key], key
+        assert real["coverage_token"] < 100, "8 sentences cannot hold the test vocabulary"
+        groups = aug["flips"]
+        assert sum(g["n"] for g in groups.values()) == 200
+        fixed = groups["fixed (wrong → right)"]
+        assert fixed["n"] == 0 or 0 <= fixed["oov_rate_vs_real_seed"] <= 100
+    md = (tmp_path / "coverage.md").read_text()
+    assert "| mini | minilm-lr | 4 | eda | 4 | 2 |" in md and "fixed (wrong → right)" in md

@@ -127,6 +127,9 @@ def experiment(
     exp = Experiment(cfg, output_dir=out, overwrite=overwrite, progress=progress and sys.stderr.isatty())
     exp.run()
     root = Path(out or cfg.output_dir or Path("runs") / cfg.name)
+    from .store import RunDir
+
+    RunDir(root).write_manifest(config_file=str(path))  # so reports can name the command behind each number
     typer.echo((root / "summary.md").read_text())
     typer.echo(f"Results in {root}/ (summary.csv, summary.md, manifest.json, eval/)")
 
@@ -346,6 +349,95 @@ def filter_(
     typer.echo(f"kept {m['counts']['kept']} of {m['counts']['input']} records -> {path} (rejected.jsonl: {m['counts']['rejected']})")
     for name, c in m["filters"].items():
         typer.echo(f"  {name:14} seen {c['seen']:6d}  rejected {c['rejected']:6d}  {c['rejected_per_label']}")
+
+
+def _ratios(value: str) -> list[float]:
+    try:
+        ratios = [float(x) for x in value.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--ratios {value!r}: expected comma-separated numbers, e.g. 0.5,1,2,4.") from None
+    if not ratios or any(r <= 0 for r in ratios):
+        raise ConfigError(f"--ratios {value!r}: expected numbers > 0, e.g. 0.5,1,2,4.")
+    return ratios
+
+
+@app.command()
+def augment(
+    data: Optional[Path] = typer.Argument(None, help="Your labeled examples (CSV/TSV/JSONL/Parquet; columns text, label)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory: augmented.{jsonl,csv,parquet}, rejected.jsonl, report.html, manifest.json."),
+    instruction: Optional[str] = typer.Option(None, help='The task in one sentence, e.g. "Classify the sentiment of movie reviews."'),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML with any option below plus generator_params and filters (flags win)."),
+    generator: Optional[str] = typer.Option(None, help="Generator: hierarchical (default), small-lm, gan, eda, file."),
+    model: Optional[str] = typer.Option(None, help="Model for LLM generators (default qwen2.5-0.5b-instruct, offline)."),
+    set_: list[str] = typer.Option([], "--set", help="Generator parameter KEY=VALUE (YAML value); repeatable."),
+    n: Optional[int] = typer.Option(None, "-n", "--n", help="Records to generate (default: enough for the largest ratio after filtering)."),
+    ratios: Optional[str] = typer.Option(None, help="Synthetic-to-real ratios to try, comma-separated (default 0.5,1,2,4)."),
+    no_filters: bool = typer.Option(False, "--no-filters", help="Keep every generated record (default: the generator's default filter chain)."),
+    folds: Optional[int] = typer.Option(None, help="Cross-validation folds (default 5; fewer when a class has fewer examples)."),
+    repeats: Optional[int] = typer.Option(None, help="Cross-validation repeats with different shuffles (default 5)."),
+    metric: Optional[str] = typer.Option(None, help="Metric of the verdict: macro_f1 (default) or accuracy."),
+    dataset: Optional[str] = typer.Option(None, help="Instead of DATA: a built-in dataset's train split (with --k), e.g. rt."),
+    k: Optional[int] = typer.Option(None, help="With --dataset (or DATA): draw k examples per class."),
+    text_column: Optional[str] = typer.Option(None, help="Text column of DATA (default text)."),
+    label_column: Optional[str] = typer.Option(None, help="Label column of DATA (default label)."),
+    seed: int = typer.Option(0, help="The one seed: subset draw, generation, filtering, folds."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write report.html and the embedding analysis."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """The main job: generate, filter, and measure by cross-validation on your own examples whether synthetic data helps.
+
+    Writes the augmented dataset (JSONL, CSV, Parquet), rejected records with reasons, the manifest and
+    report.html, and prints a verdict with the measured gain, its confidence interval and a ratio."""
+    from .augment import Augmentation
+
+    opts = _yaml_mapping(config, "augment options")
+    unknown = set(opts) - {"instruction", "generator", "generator_params", "filters", "n", "ratios", "oversample", "folds",
+                           "repeats", "metric", "classifier", "classifier_params", "seed"}
+    if unknown:
+        raise ConfigError(f"{config}: unknown augment option(s) {sorted(unknown)}; expected instruction, generator, "
+                          "generator_params, filters, n, ratios, oversample, folds, repeats, metric, classifier, classifier_params, seed.")
+    seed = opts.get("seed", seed) if seed == 0 else seed
+    instruction = instruction or opts.get("instruction")
+    if not instruction:
+        raise ConfigError('pass --instruction "…" (the task in one sentence), or instruction: in --config.')
+    params = {**(opts.get("generator_params") or {}), **_set_options(set_)}
+    if model:
+        params["model"] = model
+    file_options = {"text_column": text_column, "label_column": label_column}
+    seed_set, source = _seed_set(dataset, data, k, seed, **file_options)
+    filters = [] if no_filters else opts.get("filters")
+    job = Augmentation(
+        out, instruction, generator=generator or opts.get("generator", "hierarchical"), generator_params=params, filters=filters,
+        n=n if n is not None else opts.get("n"), ratios=_ratios(ratios) if ratios else opts.get("ratios", (0.5, 1, 2, 4)),
+        oversample=opts.get("oversample", 1.5), n_splits=folds or opts.get("folds", 5), n_repeats=repeats or opts.get("repeats", 5),
+        classifier=opts.get("classifier", "embedding-lr"), classifier_params=opts.get("classifier_params"),
+        metric=metric or opts.get("metric", "macro_f1"), report=report, random_state=seed,
+        progress=progress and sys.stderr.isatty(),
+    )
+    verdict = job.run(seed_set, source, say=lambda s: typer.echo(s, err=True))
+    typer.echo(f"\n{verdict['decision'].upper()}: {verdict['message']}")
+    if verdict.get("caveat"):
+        typer.echo(f"caveat: {verdict['caveat']}.")
+    typer.echo(f"kept {verdict['n_kept']} synthetic records, rejected {verdict['n_rejected']} (reasons in {out}/rejected.jsonl)")
+    what = (f"with synthetic records at ratio {verdict['augmented_ratio']:g}" if verdict.get("augmented_ratio")
+            else f"(your examples only; all kept synthetic records: {out}/synthetic.jsonl)")
+    typer.echo(f"augmented dataset {what}: {out}/augmented.jsonl, .csv, .parquet" + (f"; report: {out}/report.html" if report else ""))
+
+
+@app.command()
+def report(
+    run_dirs: list[Path] = typer.Argument(..., help="Run directories (augment, experiment, generate or filter runs)."),
+    out: Path = typer.Option(..., "--out", "-o", help="report.html (self-contained, plots embedded) or a .md file (tables only)."),
+    title: str = typer.Option("SentiSynth report", help="Page title."),
+) -> None:
+    """Write a self-contained HTML report of run directories, or Markdown tables for an .md path.
+
+    HTML: results with CIs, ratio curves, per-class gains, t-SNE, filter funnel, example browser.
+    Markdown (e.g. docs/BENCHMARKS.md): the same tables, each naming the run it was read from."""
+    from .report import write_report
+
+    path = write_report(run_dirs, out, title)
+    typer.echo(f"wrote {path} ({max(1, path.stat().st_size // 1024)} KiB)")
 
 
 @app.command()

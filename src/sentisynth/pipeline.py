@@ -20,7 +20,7 @@ from typing import Any
 from .data.dataset import TextDataset
 from .errors import SentiSynthError
 from .generators.base import Generator
-from .store import RunDir, append_jsonl, config_hash, jsonable, read_json, read_jsonl, repair_jsonl, write_atomic
+from .store import RunDir, append_jsonl, config_hash, jsonable, jsonl_text, read_json, read_jsonl, repair_jsonl, write_atomic
 
 
 class ResumeMismatch(SentiSynthError):
@@ -87,7 +87,7 @@ def write_generation_run(
     report = generator.report() if hasattr(generator, "report") else {}
     failures = getattr(generator, "failures_", [])
     if failures:
-        write_atomic(run.file("failed_parses.jsonl"), "".join(_line(f) for f in failures))
+        write_atomic(run.file("failed_parses.jsonl"), jsonl_text(failures))
     backend = getattr(generator, "backend_", None)
     run.write_manifest(
         status="complete",
@@ -166,8 +166,8 @@ def write_filter_run(
     for f in chain.filters:
         if hasattr(f, "close"):
             f.close()
-    write_atomic(rejected_path, "".join(_line(r) for r in rejected))
-    write_atomic(final, "".join(_line(r.to_dict()) for r in kept))
+    write_atomic(rejected_path, jsonl_text(rejected))
+    write_atomic(final, jsonl_text(r.to_dict() for r in kept))
     _write_parquet(final, run.file("synthetic.parquet"))
     found = {f.name: getattr(f, "found_", None) for f in chain.filters if hasattr(f, "found_")}
     run.write_manifest(
@@ -183,12 +183,6 @@ def write_filter_run(
         seconds=round(time.perf_counter() - t0, 3),
     )
     return final
-
-
-def _line(obj: Any) -> str:
-    from .store import dumps
-
-    return dumps(obj) + "\n"
 
 
 def _write_parquet(jsonl: Path, parquet: Path) -> None:

@@ -48,6 +48,11 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, default=_json_default)
 
 
+def jsonl_text(rows: Iterable[Any]) -> str:
+    """Rows as JSON Lines text (one object per line, trailing newline), for write_atomic."""
+    return "".join(dumps(r) + "\n" for r in rows)
+
+
 def jsonable(obj: Any) -> Any:
     """``obj`` as it reads back from JSON (tuples become lists, objects their JSON form): what a
     manifest stores, so stored and current values compare equal when they mean the same."""

@@ -32,6 +32,31 @@ class DatasetConfig(_Strict):
     #: Where cells are scored: ``test`` for reported figures, ``dev`` while choosing prompts,
     #: thresholds and ratios (so nothing is tuned on test).
     eval_split: Literal["test", "dev"] = "test"
+    #: The built-in dataset to load when ``name`` is only this entry's label (e.g. two imbalanced
+    #: variants of sst2 in one grid).
+    source: str | None = None
+    #: Imbalanced seed sets: a class listed here gets ``round(k x fraction)`` examples (at least 1)
+    #: instead of k, e.g. ``{negative: 0.2}`` → 10 negative and 50 positive at k = 50.
+    class_fractions: dict[str, float] | None = None
+
+    @model_validator(mode="after")
+    def _fractions(self) -> "DatasetConfig":
+        bad = {lab: f for lab, f in (self.class_fractions or {}).items() if not 0 < f <= 1}
+        if bad:
+            raise ValueError(f"dataset {self.name!r}: class_fractions must be in (0, 1]; got {bad}")
+        return self
+
+    def load_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`~sentisynth.data.load_splits` for this entry."""
+        opts = self.model_dump(exclude={"eval_split", "source", "class_fractions"})
+        if self.source:
+            opts["name"] = self.source
+        return opts
+
+    def seed_counts(self, labels: list[str], k: int) -> dict[str, int]:
+        """Examples per class in a seed set of this entry at ``k``."""
+        fractions = self.class_fractions or {}
+        return {lab: max(1, round(k * fractions[lab])) if lab in fractions else k for lab in labels}
 
 
 class ClassifierConfig(_Strict):
@@ -66,6 +91,11 @@ class ConditionConfig(_Strict):
     #: when filters leave fewer records than a ratio needs, train on what is left (the cell's
     #: results.json records n_synthetic) instead of stopping the grid with an error.
     allow_fewer: bool = False
+    #: how the ``ratio x |real|`` synthetic records are spread over labels: ``balanced`` (equal per
+    #: label), ``proportional`` (the real set's class proportions: more content, same imbalance), or
+    #: ``rebalance`` (only to classes below the largest, filling ``ratio`` x each one's deficit:
+    #: ratio 1 = exactly balanced; the class-imbalance fix without extra content elsewhere).
+    allocation: Literal["balanced", "proportional", "rebalance"] = "balanced"
 
     @model_validator(mode="after")
     def _generator_needed(self) -> "ConditionConfig":
@@ -90,6 +120,11 @@ class ExperimentConfig(_Strict):
     classifiers: list[ClassifierConfig] = Field(min_length=1)
     conditions: list[ConditionConfig]
     output_dir: str | None = None
+    #: the summary's metric (mean ± std, CI, paired tests, gap closed); macro-F1 for imbalanced studies
+    metric: Literal["accuracy", "macro_f1"] = "accuracy"
+    #: per cell, how much of the evaluation set the training set covers (vocabulary, embedding k-NN
+    #: balls) and, for augmented cells, what the test sentences that flipped share (analysis/coverage.py)
+    coverage: bool = False
 
     @field_validator("k")
     @classmethod

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..data import DatasetSplits, load_splits, subsample_per_class
+from ..data import DatasetSplits, load_splits, subsample_counts, subsample_per_class
 from ..errors import DataError
-from ..records import Example, SyntheticExample
+from ..records import Example, SyntheticExample, label_counts
 from ..store import RunDir, config_hash, jsonable, read_json, read_jsonl, write_atomic, write_json
 from .classifiers import evaluate_predictions, make_classifier
-from .config import ClassifierConfig, ConditionConfig, ExperimentConfig
+from .config import ClassifierConfig, ConditionConfig, DatasetConfig, ExperimentConfig
 from .stats import summarize, summary_markdown
 
 
@@ -82,7 +82,7 @@ class Experiment:
     def _cell_config(self, cell: Cell, clf: ClassifierConfig, cond: ConditionConfig) -> dict[str, Any]:
         ds = next(d for d in self.config.datasets if d.name == cell.dataset)
         return {
-            "dataset": ds.model_dump(),
+            "dataset": _dataset_key(ds),
             "classifier": clf.model_dump(),
             "condition": _condition_key(cond),
             "k": cell.k,
@@ -128,7 +128,7 @@ class Experiment:
         root = Path(self.output_dir or c.output_dir or Path("runs") / c.name)
         t0 = time.perf_counter()
         # Everything that can fail on bad input is checked before the run directory is touched.
-        splits = {d.name: load_splits(**d.model_dump(exclude={"eval_split"})) for d in c.datasets}
+        splits = {d.name: load_splits(**d.load_options()) for d in c.datasets}
         for sp in splits.values():
             self._check_k(sp)
         encoders = self._shared_encoders()
@@ -179,14 +179,19 @@ class Experiment:
                 elapsed = time.perf_counter() - t
                 timings[cell.kind] = timings.get(cell.kind, 0.0) + elapsed
                 n_syn = sum(isinstance(e, SyntheticExample) for e in train)
+                extra = (self._coverage(root, cell, train, tests[cell.dataset], pred, encoders, splits[cell.dataset].label_set.names)
+                         if c.coverage and cell.kind != "ceiling" else {})
                 write_json(path, {
                     **{f: getattr(cell, f) for f in ("dataset", "classifier", "condition", "kind", "k", "seed", "ratio")},
                     **metrics,
                     "n_train": len(train), "n_real": len(train) - n_syn, "n_synthetic": n_syn,
+                    "n_real_per_label": label_counts([e for e in train if not isinstance(e, SyntheticExample)]),
+                    "n_synthetic_per_label": label_counts([e for e in train if isinstance(e, SyntheticExample)]),
                     "seconds": round(elapsed, 3),
                     "cell_config": cfg, "cell_config_hash": config_hash(cfg),
                     "generator_params": self._generator_params(cond, cell),
                     "predictions": [splits[cell.dataset].label_set.index(p) for p in pred],
+                    **extra,
                 })
                 done += 1
                 bar.advance(task)
@@ -205,13 +210,18 @@ class Experiment:
         rows = []
         for path in sorted((root / "eval").rglob("*.json")):
             r = read_json(path)
-            rows.append({k: v for k, v in r.items() if k not in ("predictions", "cell_config", "per_class_f1")})
+            rows.append({k: v for k, v in r.items() if k not in ("predictions", "cell_config", "per_class_f1", "flips",
+                                                                 "n_real_per_label", "n_synthetic_per_label")})
         # Only cells of the current config count (a run dir may hold results of removed conditions).
         wanted = {(c.dataset, c.classifier, c.condition, c.k, c.seed, c.ratio) for c in self.cells()}
         rows = [r for r in rows if (r["dataset"], r["classifier"], r["condition"], r.get("k"), r.get("seed"), r.get("ratio")) in wanted]
-        summary = self._in_config_order(summarize(rows))
+        summary = self._in_config_order(summarize(rows, self.config.metric))
         write_atomic(root / "summary.csv", summary.to_csv(index=False))
-        write_atomic(root / "summary.md", summary_markdown(summary))
+        write_atomic(root / "summary.md", summary_markdown(summary, self.config.metric))
+        if self.config.coverage:
+            from .stats import coverage_markdown
+
+            write_atomic(root / "coverage.md", coverage_markdown(root, self.cells()))
         return summary
 
     def _in_config_order(self, summary):
@@ -287,20 +297,61 @@ class Experiment:
     def _training_set(self, root: Path, sp: DatasetSplits, cell: Cell, cond: ConditionConfig) -> list[Example]:
         if cell.kind == "ceiling":
             return sp.train.examples()
-        real = subsample_per_class(sp.train, cell.k, cell.seed).examples()
+        real = self._seed_examples(sp, cell)
         if cell.kind == "real":
             return real
         synthetic = self._synthetic(root, real, cell, cond, eval_texts=self._eval_split(sp, self._eval_split_name(cell)).texts)
-        n_per_label = math.ceil(cell.ratio * len(real) / len(sp.label_set))
-        chosen = _per_label_prefix(synthetic, n_per_label)
-        short = {lab: n for lab in sp.label_set.names if (n := sum(r.label == lab for r in chosen)) < n_per_label}
+        need = synthetic_need(cond.allocation, cell.ratio, label_counts(real), list(sp.label_set.names))
+        chosen = _per_label_prefix(synthetic, need)
+        short = {lab: n for lab in sp.label_set.names if (n := sum(r.label == lab for r in chosen)) < need[lab]}
         if short and cond.filters and not cond.allow_fewer:
             raise DataError(
                 f"condition {cond.name!r}, k={cell.k}, seed={cell.seed}: after filtering only {short} synthetic records "
-                f"remain for label(s) {sorted(short)}; expected {n_per_label} per label for ratio {cell.ratio:g}; "
+                f"remain for label(s) {sorted(short)}; expected {need} per label for ratio {cell.ratio:g}; "
                 f"fix: raise 'oversample' (now {cond.oversample:g}), loosen the filters, or set allow_fewer: true."
             )
         return chosen if cell.kind == "synthetic_only" else real + chosen
+
+    def _coverage(self, root: Path, cell: Cell, train: list[Example], test: list[Example], pred: list[str],
+                  encoders: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+        """Coverage of the test set by this cell's training set and, against the same seed's real-only
+        cell, the profile of the test sentences that flipped (config ``coverage: true``)."""
+        import numpy as np
+
+        from ..analysis.coverage import TestManifold, flip_profile, vocabulary_coverage
+        from ..backends.encoders import embed_examples
+
+        if not encoders:
+            raise DataError("coverage: true needs an embedding classifier (e.g. embedding-lr) for the embedding space.")
+        enc = encoders[sorted(encoders)[0]]
+        manifolds: dict[str, Any] = self.__dict__.setdefault("manifolds_", {})
+        if cell.dataset not in manifolds:
+            manifolds[cell.dataset] = TestManifold(embed_examples(enc, test)).fit()
+        manifold = manifolds[cell.dataset]
+        texts = [e.text for e in train if e.text is not None]
+        train_X = embed_examples(enc, train)
+        out: dict[str, Any] = {"coverage_embedding": manifold.coverage(train_X),
+                               **{f"coverage_{k.split('_')[0]}": v for k, v in
+                                  vocabulary_coverage(texts, [e.text for e in test]).items() if k.endswith("coverage")}}
+        real_cell = next((c for c in self.cells() if (c.dataset, c.classifier, c.k, c.seed, c.kind) ==
+                          (cell.dataset, cell.classifier, cell.k, cell.seed, "real")), None)
+        if cell.kind == "augment" and real_cell is not None and real_cell.path(root).exists():
+            labels = [e.label for e in test]
+            real_pred = read_json(real_cell.path(root))["predictions"]
+            real_ok = np.array([names[p] == y for p, y in zip(real_pred, labels)], dtype=float)
+            aug_ok = np.array([p == y for p, y in zip(pred, labels)], dtype=float)
+            is_syn = np.array([isinstance(e, SyntheticExample) for e in train])
+            out["flips"] = flip_profile([e.text for e in test], labels, real_ok, aug_ok,
+                                        [e.text for e, s in zip(train, is_syn) if not s], manifold.X_,
+                                        train_X[~is_syn], train_X[is_syn])
+        return out
+
+    def _seed_examples(self, sp: DatasetSplits, cell: Cell) -> list[Example]:
+        """The cell's real seed set: k per class, or the dataset entry's imbalanced counts."""
+        ds = next(d for d in self.config.datasets if d.name == cell.dataset)
+        if ds.class_fractions:
+            return subsample_counts(sp.train, ds.seed_counts(list(sp.label_set.names), cell.k), cell.seed).examples()
+        return subsample_per_class(sp.train, cell.k, cell.seed).examples()
 
     def _eval_split_name(self, cell: Cell) -> str:
         return next(d.eval_split for d in self.config.datasets if d.name == cell.dataset)
@@ -318,7 +369,12 @@ class Experiment:
         """
         path = _synthetic_path(root, cell.dataset, cell.k, cell.seed, cond.name)
         n_labels = len({e.label for e in real})
-        n = math.ceil(max(cond.ratios) * cond.oversample * len(real) / n_labels) * n_labels
+        if cond.allocation == "balanced":
+            n = math.ceil(max(cond.ratios) * cond.oversample * len(real) / n_labels) * n_labels
+        else:  # generated balanced, so every label must get the largest per-label need
+            counts = label_counts(real)
+            most = max(max(synthetic_need(cond.allocation, r, counts, sorted(counts)).values()) for r in cond.ratios)
+            n = math.ceil(most * cond.oversample) * n_labels
         meta_path = path.with_suffix(".meta.json")
         key = config_hash({"condition": _condition_key(cond), "n": n, "real": [e.to_dict() for e in real]})
         if not self.overwrite and path.exists() and meta_path.exists():
@@ -388,7 +444,15 @@ def _condition_key(cond: ConditionConfig) -> dict[str, Any]:
     exclude = {"ratios"} | ({"filters", "oversample"} if not cond.filters and cond.oversample == 1 else set())
     if not cond.allow_fewer:
         exclude.add("allow_fewer")
+    if cond.allocation == "balanced":
+        exclude.add("allocation")
     return cond.model_dump(exclude=exclude)
+
+
+def _dataset_key(ds: DatasetConfig) -> dict[str, Any]:
+    """The dataset entry as it enters cache keys; the imbalance fields only when used (so results
+    computed before they existed stay valid)."""
+    return ds.model_dump(exclude={f for f in ("source", "class_fractions") if getattr(ds, f) is None})
 
 
 def _encoder_name(clf: ClassifierConfig) -> str:
@@ -396,12 +460,23 @@ def _encoder_name(clf: ClassifierConfig) -> str:
     return clf.params.get("encoder", "all-MiniLM-L6-v2")
 
 
-def _per_label_prefix(records: list[SyntheticExample], n_per_label: int) -> list[SyntheticExample]:
-    """The first ``n_per_label`` records of each label, in stream order (keeps ratios nested)."""
+def synthetic_need(allocation: str, ratio: float, counts: dict[str, int], labels: list[str]) -> dict[str, int]:
+    """Synthetic records per label for ``ratio`` under ``allocation`` (see ConditionConfig.allocation)."""
+    n_real = sum(counts.values())
+    if allocation == "proportional":
+        return {lab: math.ceil(ratio * counts.get(lab, 0)) for lab in labels}
+    if allocation == "rebalance":
+        top = max(counts.values())
+        return {lab: math.ceil(ratio * (top - counts.get(lab, 0))) for lab in labels}
+    return {lab: math.ceil(ratio * n_real / len(labels)) for lab in labels}
+
+
+def _per_label_prefix(records: list[SyntheticExample], n_per_label: dict[str, int]) -> list[SyntheticExample]:
+    """The first ``n_per_label[label]`` records of each label, in stream order (keeps ratios nested)."""
     taken: dict[str, int] = {}
     out = []
     for r in records:
-        if taken.get(r.label, 0) < n_per_label:
+        if taken.get(r.label, 0) < n_per_label.get(r.label, 0):
             taken[r.label] = taken.get(r.label, 0) + 1
             out.append(r)
     return out

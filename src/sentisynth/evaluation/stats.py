@@ -76,6 +76,9 @@ def summarize(rows: list[dict[str, Any]], metric: str = "accuracy"):
             "macro_f1_mean": float(g["macro_f1"].mean()) if "macro_f1" in g else math.nan,
             "n_train_mean": float(g["n_train"].mean()),
         }
+        for col in ("coverage_token", "coverage_type", "coverage_embedding"):
+            if col in g and g[col].notna().any():
+                row[f"{col}_mean"] = float(g[col].mean())
         if kind != "real":
             t = paired_tests(vals, base_vals)
             row.update({"delta_vs_real": t["diff_mean"], "delta_ci95": t["diff_ci95"], "p_ttest": t["p_ttest"], "p_wilcoxon": t["p_wilcoxon"]})
@@ -115,3 +118,41 @@ def summary_markdown(summary, metric: str = "accuracy") -> str:
             f"{mean_std} | {ci_txt} | {delta_txt} | {_fmt(r.get('p_ttest'), '.3g')} | {_fmt(r.get('gap_closed'), '.2f')} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def coverage_markdown(root: Any, cells: Iterable[Any]) -> str:
+    """Coverage of the test set per condition (mean over seeds) and the pooled profile of the test
+    sentences that augmentation fixed, broke or left alone (from each cell's results.json)."""
+    from collections import defaultdict
+    from pathlib import Path
+
+    from ..store import read_json
+
+    cov: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for cell in cells:
+        path = cell.path(Path(root))
+        if cell.kind != "ceiling" and path.exists():
+            cov[(cell.dataset, cell.classifier, cell.k, cell.condition, cell.ratio)].append(read_json(path))
+    lines = ["| dataset | classifier | k | condition | ratio | seeds | vocabulary (token %) | vocabulary (type %) | embedding coverage % |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|"]
+    flips = ["| dataset | classifier | k | condition | ratio | group | test sentences (all seeds) | OOV % vs real seed | "
+             "nearest real cos | nearest synthetic cos | closer to synthetic % | words |", "|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for (ds, clf, k, cond, ratio), rs in cov.items():
+        if "coverage_embedding" not in rs[0]:
+            continue
+        mean = lambda key: np.mean([r[key] for r in rs])  # noqa: E731
+        lines.append(f"| {ds} | {clf} | {k} | {cond} | {_fmt(ratio, 'g')} | {len(rs)} | {mean('coverage_token'):.1f} | "
+                     f"{mean('coverage_type'):.1f} | {mean('coverage_embedding'):.1f} |")
+        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in rs:
+            for name, g in (r.get("flips") or {}).items():
+                if g.get("n"):
+                    groups[name].append(g)
+        for name, gs in groups.items():
+            n = sum(g["n"] for g in gs)
+            w = lambda key: sum(g[key] * g["n"] for g in gs if g.get(key) is not None) / n  # noqa: E731
+            flips.append(f"| {ds} | {clf} | {k} | {cond} | {_fmt(ratio, 'g')} | {name} | {n} | {w('oov_rate_vs_real_seed'):.1f} | "
+                         f"{w('nearest_real_cosine'):.3f} | {w('nearest_synthetic_cosine'):.3f} | {w('closer_to_synthetic'):.1f} | "
+                         f"{w('mean_words'):.1f} |")
+    return ("## Coverage of the test set by the training set\n\n" + "\n".join(lines) +
+            "\n\n## Test sentences that flipped against real-only (same seed), pooled over seeds\n\n" + "\n".join(flips) + "\n")

@@ -62,7 +62,7 @@ def balanced_quota(n: int, labels: Sequence[str]) -> dict[str, int]:
 
 def make_generator(name: str, **params: Any) -> Generator:
     """Instantiate a registered generator by name, with a clear error for unknown names/params."""
-    from . import eda, from_file, hierarchical, small_lm  # noqa: F401  (registers built-in generators)
+    from . import eda, from_file, hierarchical, resample, small_lm  # noqa: F401  (registers built-in generators)
     from .gan import generator as _gan  # noqa: F401
 
     return GENERATORS.make(name, **params)
