@@ -1,6 +1,8 @@
 """Hierarchical generator policy with a deterministic fake LLM: sizing, grounding, dedup, resume."""
 
+import hashlib
 import json
+import re
 
 import pytest
 
@@ -118,3 +120,28 @@ def test_api_keys_in_backend_params_never_reach_params_or_manifest(tmp_path):
     gen = _gen(tmp_path, backend="openai", backend_params={"base_url": "http://127.0.0.1:9/v1", "api_key": "sk-live-SECRET"})
     assert "sk-live-SECRET" not in json.dumps(gen.get_params())
     assert gen.get_params()["backend_params"]["api_key"] == "<set>"
+
+
+class _StuckSubtopics(FakeBackend):
+    """For about half the subtopics, one sentence whatever is asked (a small model out of ideas)."""
+
+    def chat(self, request):
+        comp = super().chat(request)
+        user = request.messages[-1]["content"]
+        sub = re.search(r"Subtopic: (.*)", user)
+        if sub and hashlib.sha256(sub.group(1).encode()).hexdigest()[0] < "8":
+            n = len(json.loads(comp.text)["items"])
+            comp.text = json.dumps({"items": [f"only idea for {sub.group(1)}"] * n})
+        return comp
+
+
+def test_short_subtopics_are_topped_up_from_other_combinations(tmp_path):
+    """A job that never yields enough distinct examples no longer fails the run: the shortfall comes
+    from other combinations of the same label, and every record stays uniquely grounded."""
+    gen = _gen(tmp_path, backend=_StuckSubtopics(), sample_per_subtopic=3, n_source_type=1, n_topic=2, n_subtopic=2).fit([])
+    recs = _records(gen, 20)
+    assert len(recs) == 20 and sum(r.label == "negative" for r in recs) == 10
+    assert len({normalize(r.text) for r in recs}) == 20
+    grounding = [(r.label, r.meta["source_type"], r.meta["topic"], r.meta["subtopic"], r.meta["slot"]) for r in recs]
+    assert len(set(grounding)) == 20
+    assert gen.report()["stages"]["examples"]["top_ups"] > 0

@@ -28,6 +28,7 @@ import random
 import re
 import string
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -257,12 +258,14 @@ class HierarchicalGenerator(Generator):
         user = self.templates_[stage].safe_substitute(label_list=labels, instruction=self.instruction, **fields)
         return [{"role": "system", "content": system.strip()}, {"role": "user", "content": user.strip()}]
 
-    def _ask(self, stage: str, jobs: list[dict[str, Any]], exclude: set[str] | None = None) -> list[list[str]]:
+    def _ask(self, stage: str, jobs: list[dict[str, Any]], exclude: set[str] | None = None,
+             allow_short: bool = False) -> list[list[str]]:
         """For each job (``n`` plus template fields) a list of ``n`` new, distinct items.
 
         Jobs are sent in batches; a job whose answer is short (failed parse, duplicates) is asked
         again with a new seed, up to ``max_attempts``; ``exclude`` holds normalised items already
-        used elsewhere (examples are unique across the run).
+        used elsewhere (examples are unique across the run). Still short after that: an error, or
+        with ``allow_short`` the short lists (the caller tops them up elsewhere).
         """
         from ..backends.base import ChatRequest
 
@@ -314,7 +317,7 @@ class HierarchicalGenerator(Generator):
                 advance(sum(1 for i in chunk if len(results[i]) >= jobs[i]["n"]))
         stats["seconds"] += time.perf_counter() - t0
         short = [(jobs[i]["key"], len(r), jobs[i]["n"]) for i, r in enumerate(results) if len(r) < jobs[i]["n"]]
-        if short:
+        if short and not allow_short:
             key, got, want = short[0]
             raise GenerationError(
                 f"stage {stage!r}: {len(short)} request(s) still short after {self.max_attempts} attempts "
@@ -402,6 +405,7 @@ class HierarchicalGenerator(Generator):
                 want -= min(k, want)
             plans[lab] = plan
         used: set[str] = set()
+        slots: Counter[tuple[str, str, str, str]] = Counter()
         rng = random.Random(self.random_state)
         waves = max((len(p) for p in plans.values()), default=0)
         per_wave = max(1, self.batch_size // max(1, len(plans)))
@@ -414,10 +418,14 @@ class HierarchicalGenerator(Generator):
                         jobs.append({"key": f"{src}|{lab}|{topic}|{sub}", "n": count, "source_type": src, "label": lab,
                                      "topic": topic, "subtopic": sub, "label_description_line": self._description_line(lab),
                                      "style_examples": self._style_block(lab, rng)})
-            texts = self._ask("examples", jobs, exclude=used)
+            texts = self._ask("examples", jobs, exclude=used, allow_short=True)
+            jobs, texts = self._top_up(jobs, texts, plans, used)
             batch = []
             for job, items in zip(jobs, texts):
-                for slot, text in enumerate(items):
+                combo = (job["source_type"], job["label"], job["topic"], job["subtopic"])
+                for text in items:
+                    slot = slots[combo]  # top-ups continue a combination's slots: (combination, slot) stays unique
+                    slots[combo] += 1
                     batch.append(SyntheticExample(
                         text=text, label=job["label"], generator="hierarchical",
                         meta={"instruction": self.instruction, "source_type": job["source_type"], "topic": job["topic"],
@@ -425,6 +433,52 @@ class HierarchicalGenerator(Generator):
                               "id": stable_seed(self.instruction, job["key"], slot)},
                     ))
             yield batch
+
+    def _top_up(self, jobs: list[dict[str, Any]], texts: list[list[str]], plans: dict[str, list],
+                used: set[str]) -> tuple[list[dict[str, Any]], list[list[str]]]:
+        """Make up for jobs still short after ``max_attempts`` (a small model that cannot find four
+        distinct sentences for one subtopic) with more examples from other combinations of the same
+        label — those of this wave that delivered in full first, then the rest of the plan — each
+        still grounded on its own (label, source type, topic, subtopic), so the run ends with exactly
+        the requested records instead of failing."""
+        missing: dict[str, int] = {}
+        for job, items in zip(jobs, texts):
+            if len(items) < job["n"]:
+                missing[job["label"]] = missing.get(job["label"], 0) + job["n"] - len(items)
+        donors: dict[str, list[tuple[str, str, str]]] = {}
+        for lab in missing:
+            full = [(j["source_type"], j["topic"], j["subtopic"]) for j, items in zip(jobs, texts)
+                    if j["label"] == lab and len(items) >= j["n"]]
+            donors[lab] = list(dict.fromkeys(full + [combo for combo, _ in plans[lab]]))
+        for round_ in range(self.max_attempts):
+            if not any(missing.values()):
+                break
+            extra = []
+            for lab, m in missing.items():
+                pool = donors[lab]
+                picks = pool[: min(m, len(pool))] if m else []
+                for i, (src, topic, sub) in enumerate(picks):
+                    share = m // len(picks) + (1 if i < m % len(picks) else 0)
+                    extra.append({"key": f"{src}|{lab}|{topic}|{sub}|top-up{round_}", "n": share, "source_type": src,
+                                  "label": lab, "topic": topic, "subtopic": sub,
+                                  "label_description_line": self._description_line(lab), "style_examples": ""})
+            got = self._ask("examples", extra, exclude=used, allow_short=True)
+            for job, items in zip(extra, got):
+                missing[job["label"]] -= len(items)
+                if len(items) < job["n"]:  # out of ideas here too: ask the others next round
+                    combo = (job["source_type"], job["topic"], job["subtopic"])
+                    if len(donors[job["label"]]) > 1:
+                        donors[job["label"]].remove(combo)
+            jobs, texts = jobs + extra, texts + got
+            self.stats_["examples"]["top_ups"] = self.stats_["examples"].get("top_ups", 0) + sum(map(len, got))
+        if any(missing.values()):
+            lab = next(lab for lab, m in missing.items() if m)
+            raise GenerationError(
+                f"stage 'examples': label {lab!r} is still {missing[lab]} record(s) short after topping up from other "
+                f"subtopics; expected exactly the requested count; fix: use a stronger model, raise max_attempts, "
+                f"or ask for fewer records; raw outputs are in failures."
+            )
+        return jobs, texts
 
     def _style_block(self, label: str, rng: random.Random) -> str:
         pool = self.seeds_by_label_.get(label) or []
