@@ -23,6 +23,12 @@ def sst2_rows(split: str, n: int | None = None, balanced: bool = True) -> list[t
     return out
 
 
+def sst2_by_label(split: str, n: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The first n/2 negative and the first n/2 positive (text, label) rows of a split, in file order."""
+    rows = sst2_rows(split, n)
+    return [r for r in rows if r[1] == "negative"], [r for r in rows if r[1] == "positive"]
+
+
 def sst2_examples(split: str, n: int | None = None) -> list[Example]:
     return [Example(text=t, label=y) for t, y in sst2_rows(split, n)]
 

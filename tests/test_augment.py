@@ -19,7 +19,7 @@ from sentisynth.augment import Augmentation
 from sentisynth.data import load_file
 from sentisynth.store import read_json
 
-from .helpers import sst2_rows, write_csv
+from .helpers import sst2_by_label, write_csv
 
 FLIP = {"negative": "positive", "positive": "negative"}
 XSS = '<script>document.title="PWNED"</script> an utterly <img src=x onerror="document.body.dataset.pwned=1"> movie'
@@ -35,9 +35,7 @@ def _pool(path, rows):
 def user_data(tmp_path_factory):
     """40 labeled sentences as a user would bring them (CSV), and two pools of 'synthetic' records."""
     tmp = tmp_path_factory.mktemp("augment")
-    rows = sst2_rows("train", 2000)
-    neg = [r for r in rows if r[1] == "negative"]
-    pos = [r for r in rows if r[1] == "positive"]
+    neg, pos = sst2_by_label("train", 2000)
     data = write_csv(tmp / "mine.csv", neg[:20] + pos[:20])
     extra = neg[200:330] + pos[200:330]
     good = _pool(tmp / "good.jsonl", extra + [(XSS, "positive")] + [neg[0]])  # + an exact copy of a user example

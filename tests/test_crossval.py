@@ -17,7 +17,7 @@ from sentisynth.evaluation.crossval import (
 )
 from sentisynth.records import Example, SyntheticExample
 
-from .helpers import sst2_rows
+from .helpers import sst2_by_label
 
 
 def test_corrected_ttest_matches_hand_computation():
@@ -46,9 +46,7 @@ def test_ratios_are_nested_prefixes_of_one_seeded_order():
 
 @pytest.fixture(scope="module")
 def real_and_pools():
-    rows = sst2_rows("train", 2000)
-    neg = [r for r in rows if r[1] == "negative"]
-    pos = [r for r in rows if r[1] == "positive"]
+    neg, pos = sst2_by_label("train", 2000)
     real = [Example(text=t, label=y) for t, y in neg[:20] + pos[:20]]
     good = [SyntheticExample(text=t, label=y, generator="test") for t, y in neg[100:260] + pos[100:260]]
     flip = {"negative": "positive", "positive": "negative"}

@@ -20,7 +20,7 @@ from sentisynth.evaluation.config import parse_experiment_config
 from sentisynth.evaluation.experiment import Experiment
 from sentisynth.report import build_report, write_report
 
-from .helpers import sst2_rows, write_csv
+from .helpers import sst2_by_label, sst2_rows, write_csv
 
 PAYLOADS = [
     '<script>document.title="PWNED"</script> a dull film',
@@ -32,9 +32,7 @@ PAYLOADS = [
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
-    rows = sst2_rows("train", 1200)
-    neg = [r for r in rows if r[1] == "negative"]
-    pos = [r for r in rows if r[1] == "positive"]
+    neg, pos = sst2_by_label("train", 1200)
     data = write_csv(tmp / "mine.csv", neg[:12] + pos[:12])
     pool = tmp / "pool.jsonl"
     lines = [{"text": t, "label": y, "generator": "pool", "meta": {"topic": '<script>alert("meta")</script>'}}

@@ -207,21 +207,19 @@ class Experiment:
         return summary
 
     def summarize(self, root: Path):
-        rows = []
-        for path in sorted((root / "eval").rglob("*.json")):
-            r = read_json(path)
-            rows.append({k: v for k, v in r.items() if k not in ("predictions", "cell_config", "per_class_f1", "flips",
-                                                                 "n_real_per_label", "n_synthetic_per_label")})
         # Only cells of the current config count (a run dir may hold results of removed conditions).
         wanted = {(c.dataset, c.classifier, c.condition, c.k, c.seed, c.ratio) for c in self.cells()}
-        rows = [r for r in rows if (r["dataset"], r["classifier"], r["condition"], r.get("k"), r.get("seed"), r.get("ratio")) in wanted]
+        results = [r for r in map(read_json, sorted((root / "eval").rglob("*.json")))
+                   if (r["dataset"], r["classifier"], r["condition"], r.get("k"), r.get("seed"), r.get("ratio")) in wanted]
+        rows = [{k: v for k, v in r.items() if k not in ("predictions", "cell_config", "per_class_f1", "flips",
+                                                          "n_real_per_label", "n_synthetic_per_label")} for r in results]
         summary = self._in_config_order(summarize(rows, self.config.metric))
         write_atomic(root / "summary.csv", summary.to_csv(index=False))
         write_atomic(root / "summary.md", summary_markdown(summary, self.config.metric))
         if self.config.coverage:
             from .stats import coverage_markdown
 
-            write_atomic(root / "coverage.md", coverage_markdown(root, self.cells()))
+            write_atomic(root / "coverage.md", coverage_markdown(results))
         return summary
 
     def _in_config_order(self, summary):

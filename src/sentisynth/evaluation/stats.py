@@ -120,29 +120,26 @@ def summary_markdown(summary, metric: str = "accuracy") -> str:
     return "\n".join(lines) + "\n"
 
 
-def coverage_markdown(root: Any, cells: Iterable[Any]) -> str:
-    """Coverage of the test set per condition (mean over seeds) and the pooled profile of the test
-    sentences that augmentation fixed, broke or left alone (from each cell's results.json)."""
-    from collections import defaultdict
-    from pathlib import Path
+COVERAGE_COLUMNS = ["dataset", "classifier", "k", "condition", "ratio", "seeds", "vocabulary (token %)",
+                    "vocabulary (type %)", "embedding coverage %"]
+FLIP_COLUMNS = ["dataset", "classifier", "k", "condition", "ratio", "group", "test sentences (all seeds)", "OOV % vs real seed",
+                "nearest real cos", "nearest synthetic cos", "closer to synthetic %", "words"]
 
-    from ..store import read_json
+
+def coverage_tables(results: Iterable[dict[str, Any]]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """From cells' results (``coverage: true``): coverage of the test set per condition (mean over seeds),
+    and the pooled profile of the test sentences that augmentation fixed, broke or left alone."""
+    from collections import defaultdict
 
     cov: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
-    for cell in cells:
-        path = cell.path(Path(root))
-        if cell.kind != "ceiling" and path.exists():
-            cov[(cell.dataset, cell.classifier, cell.k, cell.condition, cell.ratio)].append(read_json(path))
-    lines = ["| dataset | classifier | k | condition | ratio | seeds | vocabulary (token %) | vocabulary (type %) | embedding coverage % |",
-             "|---|---|---:|---|---:|---:|---:|---:|---:|"]
-    flips = ["| dataset | classifier | k | condition | ratio | group | test sentences (all seeds) | OOV % vs real seed | "
-             "nearest real cos | nearest synthetic cos | closer to synthetic % | words |", "|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        if r.get("kind") != "ceiling" and "coverage_embedding" in r:
+            cov[(r["dataset"], r["classifier"], r["k"], r["condition"], r.get("ratio"))].append(r)
+    cov_rows, flip_rows = [], []
     for (ds, clf, k, cond, ratio), rs in cov.items():
-        if "coverage_embedding" not in rs[0]:
-            continue
-        mean = lambda key: np.mean([r[key] for r in rs])  # noqa: E731
-        lines.append(f"| {ds} | {clf} | {k} | {cond} | {_fmt(ratio, 'g')} | {len(rs)} | {mean('coverage_token'):.1f} | "
-                     f"{mean('coverage_type'):.1f} | {mean('coverage_embedding'):.1f} |")
+        mean = lambda key: round(float(np.mean([r[key] for r in rs])), 1)  # noqa: E731
+        cov_rows.append([ds, clf, k, cond, _fmt(ratio, "g"), len(rs), mean("coverage_token"), mean("coverage_type"),
+                         mean("coverage_embedding")])
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in rs:
             for name, g in (r.get("flips") or {}).items():
@@ -150,9 +147,20 @@ def coverage_markdown(root: Any, cells: Iterable[Any]) -> str:
                     groups[name].append(g)
         for name, gs in groups.items():
             n = sum(g["n"] for g in gs)
-            w = lambda key: sum(g[key] * g["n"] for g in gs if g.get(key) is not None) / n  # noqa: E731
-            flips.append(f"| {ds} | {clf} | {k} | {cond} | {_fmt(ratio, 'g')} | {name} | {n} | {w('oov_rate_vs_real_seed'):.1f} | "
-                         f"{w('nearest_real_cosine'):.3f} | {w('nearest_synthetic_cosine'):.3f} | {w('closer_to_synthetic'):.1f} | "
-                         f"{w('mean_words'):.1f} |")
-    return ("## Coverage of the test set by the training set\n\n" + "\n".join(lines) +
-            "\n\n## Test sentences that flipped against real-only (same seed), pooled over seeds\n\n" + "\n".join(flips) + "\n")
+            w = lambda key, d=1: round(sum(g[key] * g["n"] for g in gs if g.get(key) is not None) / n, d)  # noqa: E731
+            flip_rows.append([ds, clf, k, cond, _fmt(ratio, "g"), name, n, w("oov_rate_vs_real_seed"), w("nearest_real_cosine", 3),
+                              w("nearest_synthetic_cosine", 3), w("closer_to_synthetic"), w("mean_words")])
+    return cov_rows, flip_rows
+
+
+def coverage_markdown(results: Iterable[dict[str, Any]]) -> str:
+    """:func:`coverage_tables` as Markdown (``coverage.md`` of an experiment run)."""
+    cov_rows, flip_rows = coverage_tables(results)
+
+    def md(columns: list[str], rows: list[list[Any]]) -> str:
+        return "\n".join(["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)] +
+                         ["| " + " | ".join(str(v) for v in row) + " |" for row in rows])
+
+    return ("## Coverage of the test set by the training set\n\n" + md(COVERAGE_COLUMNS, cov_rows) +
+            "\n\n## Test sentences that flipped against real-only (same seed), pooled over seeds\n\n" +
+            md(FLIP_COLUMNS, flip_rows) + "\n")

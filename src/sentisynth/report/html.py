@@ -350,8 +350,24 @@ def _experiment_blocks(path: Path) -> list[dict[str, Any]]:
         if gains:
             blocks.append(image(partial(plots.per_class_gains, gains, f"{ds}, {clf}, k = {k}: per-class F1 change (best ratio of each condition)"),
                                 "per-class gains"))
+    blocks += _coverage_blocks(path)
     blocks += _experiment_synthetic_blocks(path)
     return blocks
+
+
+def _coverage_blocks(path: Path) -> list[dict[str, Any]]:
+    """Coverage of the test set and the flipped sentences' profile, for grids run with ``coverage: true``."""
+    from ..evaluation.stats import COVERAGE_COLUMNS, FLIP_COLUMNS, coverage_tables
+
+    cov_rows, flip_rows = coverage_tables(read_json(p) for p in sorted((path / "eval").rglob("seed*/*.json")))
+    if not cov_rows:
+        return []
+    return [heading("Imbalance vs coverage"),
+            table(COVERAGE_COLUMNS, cov_rows, "How much of the test set the training set reaches: test tokens whose word "
+                  "occurs in training, and test sentences with a training sentence inside their 5-NN ball (MiniLM)."),
+            table(FLIP_COLUMNS, flip_rows, "Test sentences that augmentation fixed or broke, against real-only with the "
+                  "same seed: out-of-vocabulary rate against the real seed set, similarity to the nearest real and "
+                  "synthetic training sentence.")]
 
 
 def _per_class_gains(path: Path, ds: str, clf: str, k: int, rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
