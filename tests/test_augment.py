@@ -122,6 +122,12 @@ def test_cli_bad_input_is_a_clear_error_and_writes_nothing(user_data):
         ([one_class, "--instruction", "x", "--out", tmp / "e2"], "single class"),
         ([data, "--instruction", "x", "--ratios", "1,zero", "--out", tmp / "e3"], "--ratios"),
         ([tmp / "missing.csv", "--instruction", "x", "--out", tmp / "e4"], "missing.csv"),
+        ([data, "--instruction", "x", "--generator", "gpt9", "--out", tmp / "e5"], "gpt9"),
+        ([data, "--instruction", "x", "--set", "temperature_typo=1", "--out", tmp / "e6"], "temperature_typo"),
+        ([data, "--instruction", "x", "--metric", "auc", "--out", tmp / "e7"], "--metric"),
+        ([data, "--instruction", "x", "--folds", "1", "--out", tmp / "e8"], "--folds"),
+        ([write_csv(tmp / "rare.csv", [("fine", "positive"), ("great", "positive"), ("awful", "negative")]), "--instruction", "x",
+          "--out", tmp / "e9"], "fewer than 2 examples"),
     ]
     for args, needle in cases:
         r = _cli(*args)

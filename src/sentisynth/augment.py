@@ -116,6 +116,23 @@ class Augmentation:
         params = generator_options(self.generator, self.generator_params or {}, data, self.instruction, self.random_state)
         filters = self.filters if self.filters is not None else default_filters(self.generator, self.instruction, params.get("model"))
         n = self.n or records_to_generate(len(data), len(data.label_set), ratios, self.oversample if filters else 1.0)
+        # Everything that can be wrong in the config fails here, before the run directory exists.
+        from .evaluation.crossval import METRICS
+        from .filters.base import FilterChain
+        from .generators.base import make_generator
+
+        make_generator(self.generator, **params)
+        FilterChain.from_config(filters)
+        if self.metric not in METRICS:
+            raise ConfigError(f"--metric {self.metric!r}: expected one of {list(METRICS)}.")
+        rare = sorted(lab for lab, c in data.counts().items() if c < 2)
+        if rare:
+            from .errors import DataError
+
+            raise DataError(f"class(es) {rare} have fewer than 2 examples; cross-validation needs at least 2 per class "
+                            "(one to train, one to test); fix: add labeled examples for them or drop the class.")
+        if self.n_splits < 2 or self.n_repeats < 1:
+            raise ConfigError(f"--folds must be >= 2 and --repeats >= 1; got {self.n_splits} and {self.n_repeats}.")
         return jsonable({
             "instruction": self.instruction, "generator": self.generator, "generator_params": params, "filters": filters,
             "n": n, "ratios": ratios, "cv": {"n_splits": self.n_splits, "n_repeats": self.n_repeats, "metric": self.metric,
