@@ -158,7 +158,7 @@ def test_main_job_with_the_hierarchical_generator_on_a_real_model(user_data, tmp
     m = read_json(out / "manifest.json")
     assert m["status"] == "complete" and m["config"]["generator"] == "hierarchical"
     gen = read_json(out / "generation" / "manifest.json")
-    assert gen["counts"]["synthetic"] == 8 and gen["model"]["name"] == "qwen2.5-0.5b-instruct"
+    assert gen["counts"]["synthetic"] == 8 and gen["model"]["model"] == "qwen2.5-0.5b-instruct" and gen["model"]["sha256"]
     records = [json.loads(x) for x in (out / "generation" / "synthetic.jsonl").read_text().splitlines()]
     assert all(r["meta"]["topic"] and r["meta"]["source_type"] for r in records)
     assert m["verdict"]["decision"] in {"use", "do not use", "do not use (no reliable gain)", "not measured"}
