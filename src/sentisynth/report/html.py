@@ -146,7 +146,8 @@ def _augment_blocks(path: Path) -> list[dict[str, Any]]:
         f"{cv['n_real']} real examples ({', '.join(f'{k} {v}' for k, v in sorted(cv['real_counts'].items()))}); "
         f"{counts.get('generated', '?')} generated, {counts.get('kept', '?')} kept after filtering. "
         f"{cv['n_repeats']} × {cv['n_splits']}-fold stratified cross-validation; intervals: {verdict.get('interval', '')}. "
-        f"The augmented dataset holds synthetic records at ratio {_cell(verdict.get('augmented_ratio')) or 'none'}."))
+        + (f"The augmented dataset holds synthetic records at ratio {verdict['augmented_ratio']:g}."
+           if verdict.get("augmented_ratio") else "The augmented dataset holds your examples only.")))
     blocks.append(heading("Cross-validation on your examples"))
     rows = []
     for r in cv["summary"]:
