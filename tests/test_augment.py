@@ -143,7 +143,7 @@ def test_cli_prints_the_verdict(user_data, tmp_path):
     assert r.returncode == 0, r.stderr
     import re
 
-    assert re.search(r"^(USE|DO NOT USE[^:]*): .*points macro_f1 \(CI \[[-+]\d", r.stdout, re.M), r.stdout
+    assert re.search(r"^(USE|DO NOT USE|INCONCLUSIVE): .*points macro_f1 \(CI \[[-+]\d", r.stdout, re.M), r.stdout
     assert (tmp_path / "run" / "augmented.csv").is_file() and not (tmp_path / "run" / "report.html").exists()
 
 
@@ -161,5 +161,5 @@ def test_main_job_with_the_hierarchical_generator_on_a_real_model(user_data, tmp
     assert gen["counts"]["synthetic"] == 8 and gen["model"]["model"] == "qwen2.5-0.5b-instruct" and gen["model"]["sha256"]
     records = [json.loads(x) for x in (out / "generation" / "synthetic.jsonl").read_text().splitlines()]
     assert all(r["meta"]["topic"] and r["meta"]["source_type"] for r in records)
-    assert m["verdict"]["decision"] in {"use", "do not use", "do not use (no reliable gain)", "not measured"}
+    assert m["verdict"]["decision"] in {"use", "do not use", "inconclusive", "not measured"}
     assert "Example browser" in (out / "report.html").read_text()

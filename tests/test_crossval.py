@@ -94,3 +94,20 @@ def test_class_with_one_example_is_a_clear_error(real_and_pools):
         AugmentationCV(n_splits=2, n_repeats=1).run(odd, good)
     with pytest.raises(DataError, match="metric"):
         AugmentationCV(metric="auc").run(real, good)
+
+
+def test_verdict_wording_follows_the_interval():
+    cv = AugmentationCV(ratios=(1, 2))
+
+    def summary(*rows):
+        base = {"condition": "real only", "ratio": None}
+        return [base] + [{"ratio": r, "macro_f1_delta": d, "macro_f1_ci_low": lo, "macro_f1_ci_high": hi, "macro_f1_p": p}
+                         for r, d, lo, hi, p in rows]
+
+    v = cv.verdict(summary((1, 3.0, 0.5, 6.0, 0.01), (2, 5.0, -1.0, 11.0, 0.1)), [1, 2], 40)
+    assert v["decision"] == "use" and v["recommended_ratio"] == 1  # the best *established* ratio
+    v = cv.verdict(summary((1, 4.0, -2.0, 10.0, 0.2), (2, 10.5, -4.5, 24.5, 0.053)), [1, 2], 40)
+    assert v["decision"] == "inconclusive" and v["recommended_ratio"] is None
+    assert "40 examples cannot establish" in v["message"] and "ratio 2" in v["message"]
+    v = cv.verdict(summary((1, -4.0, -9.0, -1.0, 0.01), (2, -6.0, -12.0, -0.5, 0.02)), [1, 2], 40)
+    assert v["decision"] == "do not use" and "hurts" in v["message"]

@@ -195,9 +195,12 @@ class Augmentation:
             cv["key"] = cv_key
             write_json(cv_path, cv)
         timings["crossval"] = time.perf_counter() - t0
+        verdict = self._cv(cfg).verdict(cv["summary"], cv["ratios"], len(real))
+        if cv.get("verdict") != verdict:  # same folds, newer decision rules: keep crossval.json in step
+            cv["verdict"] = verdict
+            write_json(cv_path, cv)
 
         t0 = time.perf_counter()
-        verdict = cv["verdict"]
         # What we recommend training on: synthetic records only when they measurably helped.
         ratio = verdict.get("recommended_ratio")
         chosen = self._chosen(real, kept, ratio)
@@ -223,12 +226,15 @@ class Augmentation:
             write_report([run.path], run.file("report.html"))
         return {**verdict, "augmented_ratio": ratio, "caveat": caveat, "n_kept": len(kept), "n_rejected": len(rejected)}
 
-    def _cross_validate(self, real: list[Example], kept: list[SyntheticExample], cfg: dict[str, Any]) -> dict[str, Any]:
+    def _cv(self, cfg: dict[str, Any]) -> Any:
         from .evaluation.crossval import AugmentationCV
 
-        cv = AugmentationCV(ratios=cfg["ratios"], n_splits=self.n_splits, n_repeats=self.n_repeats,
-                            classifier=self.classifier, classifier_params=self.classifier_params,
-                            metric=self.metric, random_state=self.random_state)
+        return AugmentationCV(ratios=cfg["ratios"], n_splits=self.n_splits, n_repeats=self.n_repeats,
+                              classifier=self.classifier, classifier_params=self.classifier_params,
+                              metric=self.metric, random_state=self.random_state)
+
+    def _cross_validate(self, real: list[Example], kept: list[SyntheticExample], cfg: dict[str, Any]) -> dict[str, Any]:
+        cv = self._cv(cfg)
         if not self.progress:
             return cv.run(real, kept)
         from rich.progress import Progress

@@ -209,7 +209,7 @@ class AugmentationCV:
             "labels": labels, "n_real": len(real), "real_counts": dict(Counter(y)), "n_synthetic_available": dict(available),
             "n_splits": n_splits, "n_repeats": self.n_repeats, "metric": self.metric, "ratios": ratios,
             "skipped_ratios": skipped, "folds": folds, "summary": summary,
-            "verdict": self._verdict(summary, ratios), "flips": _flips(real, correct, held, ratios),
+            "verdict": self.verdict(summary, ratios, len(real)), "flips": _flips(real, correct, held, ratios),
         }
 
     def _summary(self, folds: list[dict[str, Any]], oof: dict[str, np.ndarray], y: np.ndarray, ratios: list[float],
@@ -242,14 +242,17 @@ class AugmentationCV:
             row["per_class_f1_delta"] = {lab: row["per_class_f1"][lab] - real[lab] for lab in labels}
         return rows
 
-    def _verdict(self, summary: list[dict[str, Any]], ratios: list[float]) -> dict[str, Any]:
+    def verdict(self, summary: list[dict[str, Any]], ratios: list[float], n_real: int) -> dict[str, Any]:
+        """The decision from a run's summary (recomputed on every rerun, so wording follows the code)."""
         m = self.metric
         family = (f"{self.confidence:.0%} family-wise over {len(ratios)} ratio(s); paired stratified bootstrap over your "
                   f"examples of the out-of-fold difference, averaged over {self.n_repeats} repeats")
         if not ratios:
             return {"decision": "not measured", "recommended_ratio": None, "metric": m, "interval": family,
                     "message": "No ratio could be measured: too few synthetic records survived generation and filtering."}
-        best = max(summary[1:], key=lambda r: r[f"{m}_delta"])
+        established = [r for r in summary[1:] if r[f"{m}_ci_low"] > 0]
+        # the best ratio whose gain the interval establishes; else the best point estimate
+        best = max(established or summary[1:], key=lambda r: r[f"{m}_delta"])
         gain = f"{best[f'{m}_delta']:+.1f} points {m} (CI [{best[f'{m}_ci_low']:+.1f}, {best[f'{m}_ci_high']:+.1f}], p {format_p(best[f'{m}_p'])})"
         base = {"metric": m, "interval": family, "best_ratio": best["ratio"], "delta": best[f"{m}_delta"],
                 "ci_low": best[f"{m}_ci_low"], "ci_high": best[f"{m}_ci_high"], "p": best[f"{m}_p"]}
@@ -259,9 +262,16 @@ class AugmentationCV:
         if all(r[f"{m}_ci_high"] < 0 for r in summary[1:]):
             return {**base, "decision": "do not use", "recommended_ratio": None,
                     "message": f"Synthetic data hurts at every ratio tried (best: ratio {best['ratio']:g}, {gain}). Do not use it."}
-        return {**base, "decision": "do not use (no reliable gain)", "recommended_ratio": None,
-                "message": f"No reliable gain: the best ratio, {best['ratio']:g}, gives {gain}; the interval includes zero. "
-                           "Not recommended; more real labels or a stronger generator may change this."}
+        n = n_real
+        if best[f"{m}_delta"] > 0:
+            message = (f"The best ratio, {best['ratio']:g}, gives {gain}, but the interval includes zero — "
+                       f"{n} examples cannot establish a gain of this size. Not recommended by default; if you take the "
+                       f"risk, use ratio {best['ratio']:g} (synthetic.jsonl holds every kept record). More labeled examples "
+                       "would settle it.")
+        else:
+            message = (f"No gain measured: the best ratio, {best['ratio']:g}, gives {gain}. Not recommended; a stronger "
+                       "generator or more labeled examples may change this.")
+        return {**base, "decision": "inconclusive", "recommended_ratio": None, "message": message}
 
 
 def format_p(p: float) -> str:
