@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # docs/BENCHMARKS.md from the run directories behind every README table, in one command:
 #   bash scripts/benchmarks-md.sh
-# Each run is made by the experiment config of the same name (experiments/<name>.yaml):
+# Each experiment run is made by the config of the same name (experiments/<name>.yaml):
 #   sentisynth experiment experiments/<name>.yaml   (writes runs/<name>/)
+# and the augment runs by the README's main-job command (their config.yaml holds every option).
 # Runs that are missing on this machine are listed at the end instead of failing the whole file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=(
+  augment-rt-k20 augment-rt-k20-style2
   study-quantity study-imbalance study-datasets
   hierarchical-sst2-k10 hierarchical-sst2-k50 hierarchical-sent-sst2-k10 hierarchical-sent-sst2-k50
   hierarchical-union-sst2-k10 hierarchical-union-sst2-k50 hierarchical-aspects-sst2-k10 hierarchical-aspects-sst2-k50
@@ -16,7 +18,7 @@ RUNS=(
 )
 present=() missing=()
 for r in "${RUNS[@]}"; do
-  if [ -f "runs/$r/summary.csv" ]; then present+=("runs/$r"); else missing+=("$r"); fi
+  if [ -f "runs/$r/summary.csv" ] || [ -f "runs/$r/crossval.json" ]; then present+=("runs/$r"); else missing+=("$r"); fi
 done
 .venv/bin/sentisynth report "${present[@]}" --out docs/BENCHMARKS.md --title "SentiSynth benchmarks"
 if [ ${#missing[@]} -gt 0 ]; then

@@ -318,22 +318,24 @@ def _experiment_blocks(path: Path) -> list[dict[str, Any]]:
     import pandas as pd
 
     summary = pd.read_csv(path / "summary.csv")
+    # the grid's summary metric (accuracy, or macro_f1 for `metric: macro_f1` grids)
+    m = "accuracy" if "accuracy_std" in summary.columns else "macro_f1"
     blocks: list[dict[str, Any]] = []
     rows = []
     for r in summary.to_dict("records"):
         ceiling = r["kind"] == "ceiling"
-        ci = r.get("accuracy_ci95")
+        ci = r.get(f"{m}_ci95")
         rows.append([r["dataset"], r["classifier"], "all" if ceiling else int(r["k"]), r["condition"],
                      "" if r["kind"] in ("real", "ceiling") else _cell(r.get("ratio")), int(r["n_seeds"]),
-                     _cell(r["accuracy_mean"]) if ceiling else _pm(r["accuracy_mean"], r["accuracy_std"]),
-                     "" if ceiling or ci != ci else f"[{r['accuracy_mean'] - ci:.1f}, {r['accuracy_mean'] + ci:.1f}]",
+                     _cell(r[f"{m}_mean"]) if ceiling else _pm(r[f"{m}_mean"], r[f"{m}_std"]),
+                     "" if ceiling or ci != ci else f"[{r[f'{m}_mean'] - ci:.1f}, {r[f'{m}_mean'] + ci:.1f}]",
                      "" if r.get("delta_vs_real") != r.get("delta_vs_real") else f"{r['delta_vs_real']:+.1f}",
                      r.get("p_ttest"), r.get("gap_closed")])
     blocks.append(heading("Results"))
-    blocks.append(table(["dataset", "classifier", "k", "condition", "ratio", "seeds", "accuracy (%) mean ± std", "95% CI",
+    blocks.append(table(["dataset", "classifier", "k", "condition", "ratio", "seeds", f"{m} (%) mean ± std", "95% CI",
                          "Δ vs real", "paired p", "gap closed"], rows, "Test-set results over seeds (summary.csv)."))
     cells = list(summary[summary.kind != "ceiling"].to_dict("records"))
-    ceilings = {(r["dataset"], r["classifier"]): r["accuracy_mean"] for r in summary[summary.kind == "ceiling"].to_dict("records")}
+    ceilings = {(r["dataset"], r["classifier"]): r[f"{m}_mean"] for r in summary[summary.kind == "ceiling"].to_dict("records")}
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for r in cells:
         groups[(r["dataset"], r["classifier"], int(r["k"]))].append(r)
@@ -342,12 +344,12 @@ def _experiment_blocks(path: Path) -> list[dict[str, Any]]:
         series: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
         for r in rs:
             if r["kind"] in ("augment", "synthetic_only") and r.get("ratio") == r.get("ratio"):
-                series[r["condition"]].append((float(r["ratio"]), r["accuracy_mean"], r.get("accuracy_ci95", float("nan"))))
+                series[r["condition"]].append((float(r["ratio"]), r[f"{m}_mean"], r.get(f"{m}_ci95", float("nan"))))
         if series:
-            blocks.append(image(partial(plots.ratio_curves, dict(series), (base["accuracy_mean"], base["accuracy_ci95"]) if base else None,
-                                                   ceilings.get((ds, clf)), "accuracy (%)", f"{ds}, {clf}, k = {k}: accuracy vs ratio"),
-                                f"accuracy vs ratio {ds} k={k}", "Error bars and band: 95% CI over seeds."))
-        gains = _per_class_gains(path, ds, clf, k, rs)
+            blocks.append(image(partial(plots.ratio_curves, dict(series), (base[f"{m}_mean"], base[f"{m}_ci95"]) if base else None,
+                                                   ceilings.get((ds, clf)), f"{m} (%)", f"{ds}, {clf}, k = {k}: {m} vs ratio"),
+                                f"{m} vs ratio {ds} k={k}", "Error bars and band: 95% CI over seeds."))
+        gains = _per_class_gains(path, ds, clf, k, rs, m)
         if gains:
             blocks.append(image(partial(plots.per_class_gains, gains, f"{ds}, {clf}, k = {k}: per-class F1 change (best ratio of each condition)"),
                                 "per-class gains"))
@@ -371,7 +373,8 @@ def _coverage_blocks(path: Path) -> list[dict[str, Any]]:
                   "synthetic training sentence.")]
 
 
-def _per_class_gains(path: Path, ds: str, clf: str, k: int, rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+def _per_class_gains(path: Path, ds: str, clf: str, k: int, rows: list[dict[str, Any]],
+                     m: str = "accuracy") -> dict[str, dict[str, float]]:
     """Mean per-class F1 over seeds, minus real-only, at each augmented condition's best ratio."""
     import numpy as np
 
@@ -391,8 +394,8 @@ def _per_class_gains(path: Path, ds: str, clf: str, k: int, rows: list[dict[str,
     for r in rows:
         if r["kind"] == "augment" and r.get("ratio") == r.get("ratio"):
             stem = f"{r['condition']}@{r['ratio']:g}"
-            if r["condition"] not in best or r["accuracy_mean"] > best[r["condition"]][0]:
-                best[r["condition"]] = (r["accuracy_mean"], stem)
+            if r["condition"] not in best or r[f"{m}_mean"] > best[r["condition"]][0]:
+                best[r["condition"]] = (r[f"{m}_mean"], stem)
     out = {}
     for cond, (_, stem) in list(best.items())[:8]:
         if per.get(stem):
