@@ -7,6 +7,7 @@ Figures are left to the HTML report; Markdown keeps the numbers.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -30,9 +31,15 @@ def _command(path: Path) -> str:
     manifest = read_json(path / "manifest.json") if (path / "manifest.json").is_file() else {}
     command = manifest.get("command", "")
     config = path / "config.yaml"
+    if command == "augment":
+        source = str(manifest.get("data", {}).get("source", "DATA"))
+        m = re.fullmatch(r"(\S+) k=(\d+) seed=(\d+)", source)
+        data = f"--dataset {m[1]} --k {m[2]} --seed {m[3]}" if m else source
+        instruction = manifest.get("config", {}).get("instruction", "…")
+        return f'`sentisynth augment {data} --instruction "{instruction}" --out {path}` (every option resolved in `{config}`)'
     if command == "experiment":
-        return f"sentisynth experiment {manifest.get('config_file', '<config: ' + str(config) + '>')} --out {path}"
-    return f"sentisynth {command} … --out {path}" + (f" (resolved config: {config})" if config.is_file() else "")
+        return f"`sentisynth experiment {manifest.get('config_file', '<config: ' + str(config) + '>')} --out {path}`"
+    return f"`sentisynth {command} … --out {path}`" + (f" (resolved config: `{config}`)" if config.is_file() else "")
 
 
 def build_markdown(run_dirs: Iterable[str | Path], title: str = "SentiSynth benchmarks") -> str:
@@ -45,7 +52,7 @@ def build_markdown(run_dirs: Iterable[str | Path], title: str = "SentiSynth benc
         path = Path(d)
         s = section(path)  # figures stay undrawn: image blocks render lazily
         out += [f"## {s['title']}", "", f"Run: `{path}` · " + " · ".join(f"{k}: {v}" for k, v in s["facts"][1:]), "",
-                f"Command: `{_command(path)}`", ""]
+                f"Command: {_command(path)}", ""]
         for b in s["blocks"]:
             if b["type"] == "heading":
                 out += [f"### {b['text']}", ""]
