@@ -262,3 +262,17 @@ def test_parse_names_its_source():
     with pytest.raises(ConfigError) as err:
         parse_experiment_config({**VALID, "bogus": 1}, source="inline")
     assert str(err.value) == "inline: bogus: unknown key (check spelling)."
+
+
+def test_every_shipped_experiment_config_parses():
+    """The configs behind the README's tables stay valid as the config schema grows."""
+    from pathlib import Path
+
+    from sentisynth.evaluation.config import load_experiment_config
+
+    root = Path(__file__).resolve().parents[1] / "experiments"
+    configs = [p for p in sorted(root.glob("*.yaml")) if not p.name.startswith("pool-")]
+    assert len(configs) > 20
+    for path in configs:
+        cfg = load_experiment_config(path)
+        assert cfg.name == path.stem, f"{path.name}: name {cfg.name!r} should match the file (runs/<name>/)"
