@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sentisynth.data import load_splits
 from sentisynth.evaluation.classifiers import evaluate_predictions, make_classifier
-from sentisynth.evaluation.crossval import per_label_need, synthetic_order, take_per_label
+from sentisynth.evaluation.crossval import chosen_synthetic, synthetic_order
 from sentisynth.records import Example, SyntheticExample
 from sentisynth.store import read_json, read_jsonl
 
@@ -32,7 +32,6 @@ def main() -> None:
     seed = read_json(args.run / "manifest.json")["seeds"]["seed"]
     real = [Example(text=r["text"], label=r["label"]) for r in read_jsonl(args.run / "augmented.jsonl") if r["source"] == "real"]
     kept = [SyntheticExample.from_dict(r) for r in read_jsonl(args.run / "synthetic.jsonl")]
-    labels = sorted({e.label for e in real})
     test = sp.test.examples()
 
     def score(train):
@@ -45,7 +44,7 @@ def main() -> None:
     print(f"  real only      test macro-F1 {base['macro_f1']:.1f}  accuracy {base['accuracy']:.1f}")
     by_ratio = {r["ratio"]: r for r in cv["summary"] if r["ratio"] is not None}
     for ratio in cv["ratios"]:
-        extra = take_per_label(synthetic_order(kept, seed), per_label_need(ratio, len(real), len(labels)), labels)
+        extra = chosen_synthetic(synthetic_order(kept, seed), ratio, [e.label for e in real])
         m = score(real + extra)
         d = m["macro_f1"] - base["macro_f1"]
         print(f"  ratio {ratio:<6g}   test macro-F1 {m['macro_f1']:.1f} (Δ {d:+.1f})  accuracy {m['accuracy']:.1f}   "

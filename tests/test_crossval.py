@@ -8,13 +8,8 @@ import numpy as np
 import pytest
 
 from sentisynth.errors import DataError
-from sentisynth.evaluation.crossval import (
-    AugmentationCV,
-    corrected_resampled_ttest,
-    per_label_need,
-    synthetic_order,
-    take_per_label,
-)
+from sentisynth.evaluation.allocation import synthetic_need
+from sentisynth.evaluation.crossval import AugmentationCV, chosen_synthetic, corrected_resampled_ttest, synthetic_order
 from sentisynth.records import Example, SyntheticExample
 
 from .helpers import sst2_by_label
@@ -38,10 +33,11 @@ def test_ratios_are_nested_prefixes_of_one_seeded_order():
     recs = [SyntheticExample(text=f"t{i}", label=["a", "b"][i % 2]) for i in range(40)]
     order = synthetic_order(recs, 3)
     assert order == synthetic_order(recs, 3) and order != synthetic_order(recs, 4)
-    small, big = take_per_label(order, 3, ["a", "b"]), take_per_label(order, 7, ["a", "b"])
+    small, big = chosen_synthetic(order, 1, ["a", "b"] * 3), chosen_synthetic(order, 1, ["a", "b"] * 7)
     assert set(r.text for r in small) <= set(r.text for r in big)
     assert sum(r.label == "a" for r in big) == 7 and sum(r.label == "b" for r in big) == 7
-    assert per_label_need(2, 10, 2) == 10 and per_label_need(0.5, 9, 2) == 3
+    assert synthetic_need("balanced", 2, {"a": 5, "b": 5}, ["a", "b"]) == {"a": 10, "b": 10}
+    assert synthetic_need("balanced", 0.5, {"a": 5, "b": 4}, ["a", "b"]) == {"a": 3, "b": 3}
 
 
 @pytest.fixture(scope="module")

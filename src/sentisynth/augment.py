@@ -246,12 +246,11 @@ class Augmentation:
     def _chosen(self, real: list[Example], kept: list[SyntheticExample], ratio: float | None) -> list[SyntheticExample]:
         """The synthetic records of the augmented dataset: the same seeded order and per-label prefix
         the cross-validation measured, sized for the full real set."""
-        from .evaluation.crossval import per_label_need, synthetic_order, take_per_label
+        from .evaluation.crossval import chosen_synthetic, synthetic_order
 
         if not ratio:
             return []
-        labels = sorted({e.label for e in real})
-        return take_per_label(synthetic_order(kept, self.random_state), per_label_need(ratio, len(real), len(labels)), labels)
+        return chosen_synthetic(synthetic_order(kept, self.random_state), ratio, [e.label for e in real])
 
     def _write_augmented(self, run: Any, real: list[Example], chosen: list[SyntheticExample]) -> None:
         """``augmented.jsonl`` / ``.csv`` / ``.parquet``: real first, then synthetic, with a ``source`` column.

@@ -34,6 +34,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..records import Example, SyntheticExample
+from .allocation import per_label_prefix, synthetic_need
 
 METRICS = ("accuracy", "macro_f1")
 
@@ -63,20 +64,11 @@ def synthetic_order(synthetic: Sequence[SyntheticExample], seed: int) -> list[Sy
     return [synthetic[i] for i in order]
 
 
-def take_per_label(records: Sequence[SyntheticExample], n_per_label: int, labels: Sequence[str]) -> list[SyntheticExample]:
-    """The first ``n_per_label`` records of each label, in the given order."""
-    taken: Counter[str] = Counter()
-    out = []
-    for r in records:
-        if r.label in labels and taken[r.label] < n_per_label:
-            taken[r.label] += 1
-            out.append(r)
-    return out
-
-
-def per_label_need(ratio: float, n_real: int, n_labels: int) -> int:
-    """Synthetic records per label for ``ratio`` x the real count, balanced over labels."""
-    return math.ceil(ratio * n_real / n_labels)
+def chosen_synthetic(ordered: Sequence[SyntheticExample], ratio: float, real_labels: Sequence[str]) -> list[SyntheticExample]:
+    """The synthetic records trained on at ``ratio`` beside real examples with ``real_labels``:
+    balanced over the real labels, a per-label prefix of ``ordered`` (see :func:`synthetic_order`)."""
+    counts = Counter(real_labels)
+    return per_label_prefix(ordered, synthetic_need("balanced", ratio, counts, sorted(counts)))
 
 
 def stratified_bootstrap_weights(y: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -166,17 +158,18 @@ class AugmentationCV:
         n_splits = self._check(real, labels)
         ordered = synthetic_order(list(synthetic), self.random_state)
         available = Counter(r.label for r in ordered)
+        y = [e.label for e in real]
         ratios, skipped = [], []
         for ratio in sorted(set(float(r) for r in self.ratios)):
-            need = per_label_need(ratio, len(real), len(labels))
-            short = {lab: available.get(lab, 0) for lab in labels if available.get(lab, 0) < need}
-            (skipped.append({"ratio": ratio, "need_per_label": need, "available": short}) if short else ratios.append(ratio))
+            need = synthetic_need("balanced", ratio, Counter(y), labels)
+            short = {lab: available.get(lab, 0) for lab in labels if available.get(lab, 0) < need[lab]}
+            (skipped.append({"ratio": ratio, "need_per_label": max(need.values()), "available": short}) if short
+             else ratios.append(ratio))
         if not ratios and all(available.get(lab, 0) > 0 for lab in labels):
             # None of the asked ratios fits what the filters kept: still measure what there is.
             feasible = math.floor(100 * min(available[lab] for lab in labels) * len(labels) / len(real)) / 100
             if feasible > 0:
                 ratios.append(feasible)
-        y = [e.label for e in real]
         splitter = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=self.n_repeats, random_state=self.random_state)
         params = dict(self.classifier_params or {})
         params.setdefault("random_state", self.random_state)
@@ -191,9 +184,10 @@ class AugmentationCV:
             train = [real[j] for j in train_ix]
             test = [real[j] for j in test_ix]
             truth = [e.label for e in test]
+            truth_train = [e.label for e in train]
             fold = {"repeat": i // n_splits, "fold": i % n_splits, "n_train": len(train), "n_test": len(test), "conditions": {}}
             for cond, ratio in [("real", None), *[(_key(r), r) for r in ratios]]:
-                extra = [] if ratio is None else take_per_label(ordered, per_label_need(ratio, len(train), len(labels)), labels)
+                extra = [] if ratio is None else chosen_synthetic(ordered, ratio, truth_train)
                 pred = clf.fit(train + extra).predict(test)
                 scores = evaluate_predictions(truth, pred, labels)
                 scores["n_synthetic"] = len(extra)

@@ -26,6 +26,7 @@ from ..data import DatasetSplits, load_splits, subsample_counts, subsample_per_c
 from ..errors import DataError
 from ..records import Example, SyntheticExample, label_counts
 from ..store import RunDir, config_hash, jsonable, read_json, read_jsonl, write_atomic, write_json
+from .allocation import per_label_prefix, synthetic_need
 from .classifiers import evaluate_predictions, make_classifier
 from .config import ClassifierConfig, ConditionConfig, DatasetConfig, ExperimentConfig
 from .stats import summarize, summary_markdown
@@ -300,7 +301,7 @@ class Experiment:
             return real
         synthetic = self._synthetic(root, real, cell, cond, eval_texts=self._eval_split(sp, self._eval_split_name(cell)).texts)
         need = synthetic_need(cond.allocation, cell.ratio, label_counts(real), list(sp.label_set.names))
-        chosen = _per_label_prefix(synthetic, need)
+        chosen = per_label_prefix(synthetic, need)
         short = {lab: n for lab in sp.label_set.names if (n := sum(r.label == lab for r in chosen)) < need[lab]}
         if short and cond.filters and not cond.allow_fewer:
             raise DataError(
@@ -456,28 +457,6 @@ def _dataset_key(ds: DatasetConfig) -> dict[str, Any]:
 def _encoder_name(clf: ClassifierConfig) -> str:
     """The encoder a frozen-embedding classifier uses (its default when the config names none)."""
     return clf.params.get("encoder", "all-MiniLM-L6-v2")
-
-
-def synthetic_need(allocation: str, ratio: float, counts: dict[str, int], labels: list[str]) -> dict[str, int]:
-    """Synthetic records per label for ``ratio`` under ``allocation`` (see ConditionConfig.allocation)."""
-    n_real = sum(counts.values())
-    if allocation == "proportional":
-        return {lab: math.ceil(ratio * counts.get(lab, 0)) for lab in labels}
-    if allocation == "rebalance":
-        top = max(counts.values())
-        return {lab: math.ceil(ratio * (top - counts.get(lab, 0))) for lab in labels}
-    return {lab: math.ceil(ratio * n_real / len(labels)) for lab in labels}
-
-
-def _per_label_prefix(records: list[SyntheticExample], n_per_label: dict[str, int]) -> list[SyntheticExample]:
-    """The first ``n_per_label[label]`` records of each label, in stream order (keeps ratios nested)."""
-    taken: dict[str, int] = {}
-    out = []
-    for r in records:
-        if taken.get(r.label, 0) < n_per_label.get(r.label, 0):
-            taken[r.label] = taken.get(r.label, 0) + 1
-            out.append(r)
-    return out
 
 
 def _null_progress():

@@ -1,0 +1,34 @@
+"""How many synthetic records each label gets, and which ones: shared by the experiment grid and by
+``sentisynth augment``'s cross-validation, so both measure synthetic data chosen the same way."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from ..records import SyntheticExample
+
+
+def synthetic_need(allocation: str, ratio: float, counts: dict[str, int], labels: Sequence[str]) -> dict[str, int]:
+    """Synthetic records per label for ``ratio`` x the real count under ``allocation``: ``balanced``
+    (equal per label), ``proportional`` (the real class proportions) or ``rebalance`` (each label's
+    deficit against the largest class); see ConditionConfig.allocation."""
+    n_real = sum(counts.values())
+    if allocation == "proportional":
+        return {lab: math.ceil(ratio * counts.get(lab, 0)) for lab in labels}
+    if allocation == "rebalance":
+        top = max(counts.values())
+        return {lab: math.ceil(ratio * (top - counts.get(lab, 0))) for lab in labels}
+    return {lab: math.ceil(ratio * n_real / len(labels)) for lab in labels}
+
+
+def per_label_prefix(records: Sequence[SyntheticExample], need: dict[str, int]) -> list[SyntheticExample]:
+    """The first ``need[label]`` records of each label, in the given order (so larger ratios contain the
+    smaller ones); labels not in ``need`` are skipped."""
+    taken: dict[str, int] = {}
+    out = []
+    for r in records:
+        if taken.get(r.label, 0) < need.get(r.label, 0):
+            taken[r.label] = taken.get(r.label, 0) + 1
+            out.append(r)
+    return out
