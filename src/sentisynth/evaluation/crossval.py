@@ -175,11 +175,9 @@ class AugmentationCV:
         params.setdefault("random_state", self.random_state)
         clf = make_classifier(self.classifier, **params)
         folds: list[dict[str, Any]] = []
-        # per held-out example: [times correct real-only, times correct at each ratio, times held out]
-        correct = {c: np.zeros(len(real)) for c in ["real", *map(_key, ratios)]}
-        held = np.zeros(len(real))
-        # out-of-fold predictions (label indices), one row per repeat: the paired bootstrap's input
-        oof = {c: np.full((self.n_repeats, len(real)), -1) for c in correct}
+        # out-of-fold predictions (label indices), one row per repeat: every example is held out once per
+        # repeat, so these feed the paired bootstrap, the pooled scores and the flipped examples alike
+        oof = {c: np.full((self.n_repeats, len(real)), -1) for c in ["real", *map(_key, ratios)]}
         for i, (train_ix, test_ix) in enumerate(splitter.split(np.zeros(len(y)), y)):
             train = [real[j] for j in train_ix]
             test = [real[j] for j in test_ix]
@@ -192,18 +190,17 @@ class AugmentationCV:
                 scores = evaluate_predictions(truth, pred, labels)
                 scores["n_synthetic"] = len(extra)
                 fold["conditions"][cond] = scores
-                correct[cond][test_ix] += np.asarray(pred) == np.asarray(truth)
                 oof[cond][i // n_splits, test_ix] = [labels.index(p) for p in pred]
-            held[test_ix] += 1
             folds.append(fold)
             if progress:
                 progress(1)
-        summary = self._summary(folds, oof, np.array([labels.index(v) for v in y]), ratios, labels)
+        y_ix = np.array([labels.index(v) for v in y])
+        summary = self._summary(folds, oof, y_ix, ratios, labels)
         return {
             "labels": labels, "n_real": len(real), "real_counts": dict(Counter(y)), "n_synthetic_available": dict(available),
             "n_splits": n_splits, "n_repeats": self.n_repeats, "metric": self.metric, "ratios": ratios,
             "skipped_ratios": skipped, "folds": folds, "summary": summary,
-            "verdict": self.verdict(summary, ratios, len(real)), "flips": _flips(real, correct, held, ratios),
+            "verdict": self.verdict(summary, ratios, len(real)), "flips": _flips(real, oof, y_ix, ratios),
         }
 
     def _summary(self, folds: list[dict[str, Any]], oof: dict[str, np.ndarray], y: np.ndarray, ratios: list[float],
@@ -278,14 +275,13 @@ def _key(ratio: float) -> str:
     return f"x{ratio:g}"
 
 
-def _flips(real: list[Example], correct: dict[str, np.ndarray], held: np.ndarray, ratios: list[float]) -> dict[str, Any]:
+def _flips(real: list[Example], oof: dict[str, np.ndarray], y: np.ndarray, ratios: list[float]) -> dict[str, Any]:
     """Per ratio, the held-out examples the synthetic data moved: fixed (wrong in most repeats without it,
-    right in most with it) and broken (the reverse)."""
-    held = np.maximum(held, 1)
-    before = correct["real"] / held
+    right in most with it) and broken (the reverse); rates over the repeats' out-of-fold predictions."""
+    before = (oof["real"] == y).mean(axis=0)
     out = {}
     for ratio in ratios:
-        after = correct[_key(ratio)] / held
+        after = (oof[_key(ratio)] == y).mean(axis=0)
         rows = [{"text": e.text, "label": e.label, "real_only_correct": float(b), "augmented_correct": float(a)}
                 for e, b, a in zip(real, before, after)]
         out[_key(ratio)] = {"ratio": ratio,
