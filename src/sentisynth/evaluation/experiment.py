@@ -332,9 +332,9 @@ class Experiment:
         out: dict[str, Any] = {"coverage_embedding": manifold.coverage(train_X),
                                **{f"coverage_{k.split('_')[0]}": v for k, v in
                                   vocabulary_coverage(texts, [e.text for e in test]).items() if k.endswith("coverage")}}
-        real_cell = next((c for c in self.cells() if (c.dataset, c.classifier, c.k, c.seed, c.kind) ==
-                          (cell.dataset, cell.classifier, cell.k, cell.seed, "real")), None)
-        if cell.kind == "augment" and real_cell is not None and real_cell.path(root).exists():
+        real_name = next(x.name for x in self.config.conditions if x.kind == "real")  # the config requires one
+        real_cell = Cell(cell.dataset, cell.classifier, real_name, "real", cell.k, cell.seed)
+        if cell.kind == "augment" and real_cell.path(root).exists():
             labels = [e.label for e in test]
             real_pred = read_json(real_cell.path(root))["predictions"]
             real_ok = np.array([names[p] == y for p, y in zip(real_pred, labels)], dtype=float)
