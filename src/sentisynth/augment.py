@@ -121,7 +121,7 @@ class Augmentation:
         filters = self.filters if self.filters is not None else default_filters(self.generator, self.instruction, params.get("model"))
         n = self.n or records_to_generate(len(data), len(data.label_set), ratios, self.oversample if filters else 1.0)
         # Everything that can be wrong in the config fails here, before the run directory exists.
-        from .evaluation.crossval import METRICS
+        from .evaluation.crossval import METRICS, check_class_sizes
         from .filters.base import FilterChain
         from .generators.base import make_generator
 
@@ -129,12 +129,7 @@ class Augmentation:
         FilterChain.from_config(filters)
         if self.metric not in METRICS:
             raise ConfigError(f"--metric {self.metric!r}: expected one of {list(METRICS)}.")
-        rare = sorted(lab for lab, c in data.counts().items() if c < 2)
-        if rare:
-            from .errors import DataError
-
-            raise DataError(f"class(es) {rare} have fewer than 2 examples; cross-validation needs at least 2 per class "
-                            "(one to train, one to test); fix: add labeled examples for them or drop the class.")
+        check_class_sizes(data.counts())
         if self.n_splits < 2 or self.n_repeats < 1:
             raise ConfigError(f"--folds must be >= 2 and --repeats >= 1; got {self.n_splits} and {self.n_repeats}.")
         return jsonable({
@@ -172,7 +167,7 @@ class Augmentation:
         if cfg["filters"]:
             say(f"2/4 filtering ({', '.join(f['name'] for f in cfg['filters'])}) …")
             kept_path = write_filter_run(gen_path, run.file("filtering"), FilterChain.from_config(cfg["filters"]), data,
-                                         eval_texts=[t for t in data.texts], filter_config=cfg["filters"],
+                                         eval_texts=list(data.texts), filter_config=cfg["filters"],
                                          seed=self.random_state, seed_source=source, progress=self.progress)
             rejected = list(read_jsonl(run.file("filtering", "rejected.jsonl")))
         else:

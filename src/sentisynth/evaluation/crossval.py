@@ -113,6 +113,14 @@ def paired_bootstrap(y: np.ndarray, base: np.ndarray, treated: np.ndarray, n_lab
     return {"mean": point, "ci_low": float(np.quantile(diffs, alpha / 2)), "ci_high": float(np.quantile(diffs, 1 - alpha / 2)), "p": p}
 
 
+def check_class_sizes(counts: dict[str, int]) -> None:
+    """Cross-validation needs two examples of every class: one to train on, one to hold out."""
+    rare = sorted(lab for lab, c in counts.items() if c < 2)
+    if rare:
+        raise DataError(f"class(es) {rare} have fewer than 2 examples; cross-validation needs at least 2 per class "
+                        "(one to train, one to test); fix: add labeled examples for them or drop the class.")
+
+
 class AugmentationCV:
     """Repeated stratified K-fold comparison of real-only vs real + synthetic at several ratios.
 
@@ -139,12 +147,9 @@ class AugmentationCV:
             raise DataError(f"The 'ratios' parameter must be a non-empty list of numbers > 0; got {self.ratios!r} instead.")
         if self.n_splits < 2 or self.n_repeats < 1:
             raise DataError(f"cross-validation needs n_splits >= 2 and n_repeats >= 1; got {self.n_splits} and {self.n_repeats}.")
-        smallest = min(Counter(e.label for e in real).values())
-        if smallest < 2:
-            rare = [lab for lab, c in Counter(e.label for e in real).items() if c < 2]
-            raise DataError(f"class(es) {rare} have fewer than 2 examples; cross-validation needs at least 2 per class "
-                            "(one to train, one to test); fix: add labeled examples for them or drop the class.")
-        return min(self.n_splits, smallest)
+        counts = Counter(e.label for e in real)
+        check_class_sizes(counts)
+        return min(self.n_splits, min(counts.values()))
 
     def run(self, real: Sequence[Example], synthetic: Sequence[SyntheticExample],
             progress: Callable[[int], None] | None = None) -> dict[str, Any]:
