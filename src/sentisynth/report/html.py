@@ -103,9 +103,18 @@ def _delta_ci(d: float, lo: float, hi: float) -> str:
 # --------------------------------------------------------------------------- run kinds
 
 
+def manifest_of(path: Path) -> dict[str, Any]:
+    """A run directory's manifest, or nothing for runs written without one."""
+    return read_json(path / "manifest.json") if (path / "manifest.json").is_file() else {}
+
+
+def _rejected(path: Path) -> list[dict[str, Any]]:
+    return list(read_jsonl(path / "rejected.jsonl")) if (path / "rejected.jsonl").is_file() else []
+
+
 def run_kind(path: Path) -> str:
     """What a run directory holds: augment, experiment, filter or generation."""
-    manifest = read_json(path / "manifest.json") if (path / "manifest.json").is_file() else {}
+    manifest = manifest_of(path)
     command = str(manifest.get("command", ""))
     if command == "augment" or (path / "crossval.json").is_file():
         return "augment"
@@ -123,7 +132,7 @@ def section(path: Path) -> dict[str, Any]:
     kind = run_kind(path)
     blocks = {"augment": _augment_blocks, "experiment": _experiment_blocks,
               "filter": _filter_blocks, "generation": _generation_blocks}[kind](path)
-    manifest = read_json(path / "manifest.json") if (path / "manifest.json").is_file() else {}
+    manifest = manifest_of(path)
     env = manifest.get("environment", {})
     facts = [("run directory", str(path)), ("kind", kind), ("status", manifest.get("status", "")),
              ("config hash", str(manifest.get("config_hash", ""))[:16]), ("sentisynth", env.get("sentisynth", "")),
@@ -134,7 +143,7 @@ def section(path: Path) -> dict[str, Any]:
 
 def _augment_blocks(path: Path) -> list[dict[str, Any]]:
     cv = read_json(path / "crossval.json")
-    manifest = read_json(path / "manifest.json") if (path / "manifest.json").is_file() else {}
+    manifest = manifest_of(path)
     verdict = {**cv["verdict"], **manifest.get("verdict", {})}
     m = cv["metric"]
     blocks: list[dict[str, Any]] = [{"type": "verdict", "decision": verdict["decision"], "message": verdict["message"],
@@ -187,7 +196,7 @@ def _augment_blocks(path: Path) -> list[dict[str, Any]]:
     if (path / "filtering" / "manifest.json").is_file():
         blocks += _funnel_blocks(read_json(path / "filtering" / "manifest.json"))
     blocks += _diversity_blocks(path)
-    blocks.append(_browser(_kept_records(path), list(read_jsonl(path / "rejected.jsonl")) if (path / "rejected.jsonl").is_file() else []))
+    blocks.append(_browser(_kept_records(path), _rejected(path)))
     return blocks
 
 
@@ -199,7 +208,7 @@ def _kept_records(path: Path) -> list[dict[str, Any]]:
 
 
 def _generation_blocks(path: Path) -> list[dict[str, Any]]:
-    manifest = read_json(path / "manifest.json") if (path / "manifest.json").is_file() else {}
+    manifest = manifest_of(path)
     blocks = []
     if manifest.get("counts"):
         c = manifest["counts"]
@@ -212,11 +221,11 @@ def _generation_blocks(path: Path) -> list[dict[str, Any]]:
 
 
 def _filter_blocks(path: Path) -> list[dict[str, Any]]:
-    manifest = read_json(path / "manifest.json") if (path / "manifest.json").is_file() else {}
+    manifest = manifest_of(path)
     blocks = _funnel_blocks(manifest) if manifest.get("filters") else []
     blocks += _diversity_blocks(path)
     blocks.append(_browser(list(read_jsonl(path / "synthetic.jsonl")),
-                           list(read_jsonl(path / "rejected.jsonl")) if (path / "rejected.jsonl").is_file() else []))
+                           _rejected(path)))
     return blocks
 
 
