@@ -182,14 +182,14 @@ class AugmentationCV:
         folds: list[dict[str, Any]] = []
         # out-of-fold predictions (label indices), one row per repeat: every example is held out once per
         # repeat, so these feed the paired bootstrap, the pooled scores and the flipped examples alike
-        oof = {c: np.full((self.n_repeats, len(real)), -1) for c in ["real", *map(_key, ratios)]}
+        oof = {c: np.full((self.n_repeats, len(real)), -1) for c in ["real", *map(ratio_key, ratios)]}
         for i, (train_ix, test_ix) in enumerate(splitter.split(np.zeros(len(y)), y)):
             train = [real[j] for j in train_ix]
             test = [real[j] for j in test_ix]
             truth = [e.label for e in test]
             truth_train = [e.label for e in train]
             fold = {"repeat": i // n_splits, "fold": i % n_splits, "n_train": len(train), "n_test": len(test), "conditions": {}}
-            for cond, ratio in [("real", None), *[(_key(r), r) for r in ratios]]:
+            for cond, ratio in [("real", None), *[(ratio_key(r), r) for r in ratios]]:
                 extra = [] if ratio is None else chosen_synthetic(ordered, ratio, truth_train)
                 pred = clf.fit(train + extra).predict(test)
                 scores = evaluate_predictions(truth, pred, labels)
@@ -217,7 +217,7 @@ class AugmentationCV:
         level = 1 - (1 - self.confidence) / max(len(ratios), 1)  # Bonferroni over the ratios tried
         ones = np.ones((1, len(y)))
         rows = []
-        for cond, ratio in [("real", None), *[(_key(r), r) for r in ratios]]:
+        for cond, ratio in [("real", None), *[(ratio_key(r), r) for r in ratios]]:
             row: dict[str, Any] = {"condition": "real only" if ratio is None else f"real + synthetic x{ratio:g}", "ratio": ratio}
             pooled = [weighted_scores(ones, y, p, len(labels)) for p in oof[cond]]
             for m in METRICS:
@@ -275,7 +275,7 @@ def format_p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.2g}"
 
 
-def _key(ratio: float) -> str:
+def ratio_key(ratio: float) -> str:
     """The key of a ratio's results in folds and flips (``x0.5``, ``x2``)."""
     return f"x{ratio:g}"
 
@@ -286,10 +286,10 @@ def _flips(real: list[Example], oof: dict[str, np.ndarray], y: np.ndarray, ratio
     before = (oof["real"] == y).mean(axis=0)
     out = {}
     for ratio in ratios:
-        after = (oof[_key(ratio)] == y).mean(axis=0)
+        after = (oof[ratio_key(ratio)] == y).mean(axis=0)
         rows = [{"text": e.text, "label": e.label, "real_only_correct": float(b), "augmented_correct": float(a)}
                 for e, b, a in zip(real, before, after)]
-        out[_key(ratio)] = {"ratio": ratio,
+        out[ratio_key(ratio)] = {"ratio": ratio,
                             "fixed": [r for r in rows if r["real_only_correct"] < 0.5 <= r["augmented_correct"]],
                             "broken": [r for r in rows if r["augmented_correct"] < 0.5 <= r["real_only_correct"]]}
     return out

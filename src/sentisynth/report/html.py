@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import DataError
-from ..evaluation.crossval import format_p
+from ..evaluation.crossval import format_p, ratio_key
 from ..store import read_json, read_jsonl
 from . import plots
 
@@ -176,20 +176,19 @@ def _augment_blocks(path: Path) -> list[dict[str, Any]]:
     aug = [r for r in cv["summary"] if r["ratio"] is not None]
     if aug:
         blocks.append(heading("Gain by ratio and per class"))
-        blocks.append(image(partial(plots.ratio_curves, 
+        blocks.append(image(partial(plots.ratio_curves,
             {"real + synthetic": [(r["ratio"], r[f"{m}_delta"], (r[f"{m}_ci_high"] - r[f"{m}_ci_low"]) / 2) for r in aug]},
             (0.0, float("nan")), None, f"Δ {m} vs real only (points)", "Gain by ratio (error bars: family-wise CI)"),
             "gain vs ratio", "Above zero = synthetic data helped at that ratio."))
-        gains = {f"x{r['ratio']:g}": r["per_class_f1_delta"] for r in aug}
+        gains = {ratio_key(r["ratio"]): r["per_class_f1_delta"] for r in aug}
         blocks.append(image(partial(plots.per_class_gains, gains, "Per-class F1 change by ratio"), "per-class gains"))
         blocks.append(table(["class", "F1 real only", *gains], [[lab, cv["summary"][0]["per_class_f1"][lab], *[g[lab] for g in gains.values()]]
                                                                for lab in cv["labels"]], "Per-class F1 (%) and its change (points)."))
-    key = f"x{verdict['augmented_ratio']:g}" if verdict.get("augmented_ratio") else None
-    flips = cv.get("flips", {}).get(key) if key else None
+    flips = cv.get("flips", {}).get(ratio_key(verdict["augmented_ratio"])) if verdict.get("augmented_ratio") else None
     if flips:
         blocks.append(heading("Which of your examples flipped"))
-        rows = [["fixed", f["label"], f["text"], f"{f['real_only_correct']:.0%} → {f['augmented_correct']:.0%}"] for f in flips["fixed"]]
-        rows += [["broken", f["label"], f["text"], f"{f['real_only_correct']:.0%} → {f['augmented_correct']:.0%}"] for f in flips["broken"]]
+        rows = [[change, f["label"], f["text"], f"{f['real_only_correct']:.0%} → {f['augmented_correct']:.0%}"]
+                for change in ("fixed", "broken") for f in flips[change]]
         blocks.append(table(["change", "label", "your example", "correct over repeats"], rows,
                             f"Held-out examples that flipped at ratio {flips['ratio']:g}: {len(flips['fixed'])} fixed, {len(flips['broken'])} broken."))
     blocks += _embedding_blocks(path / "analysis")
@@ -224,8 +223,7 @@ def _filter_blocks(path: Path) -> list[dict[str, Any]]:
     manifest = manifest_of(path)
     blocks = _funnel_blocks(manifest) if manifest.get("filters") else []
     blocks += _diversity_blocks(path)
-    blocks.append(_browser(list(read_jsonl(path / "synthetic.jsonl")),
-                           _rejected(path)))
+    blocks.append(_browser(list(read_jsonl(path / "synthetic.jsonl")), _rejected(path)))
     return blocks
 
 
