@@ -75,8 +75,9 @@ def flip_profile(test_texts: Sequence[str], test_labels: Sequence[str], real_cor
     groups = {"fixed (wrong → right)": fixed, "broken (right → wrong)": broken, "unchanged": ~(fixed | broken)}
     near_real = (test_X @ real_X.T).max(axis=1)
     near_syn = (test_X @ syn_X.T).max(axis=1) if len(syn_X) else np.full(len(test_X), np.nan)
-    oov = np.array([np.mean([w not in vocab for w in words(t)]) if words(t) else 0.0 for t in test_texts])
-    length = np.array([len(words(t)) for t in test_texts])
+    tokens = [words(t) for t in test_texts]
+    oov = np.array([np.mean([w not in vocab for w in ws]) if ws else 0.0 for ws in tokens])
+    length = np.array([len(ws) for ws in tokens])
     out = {}
     for name, m in groups.items():
         if not m.any():
