@@ -329,9 +329,9 @@ class Experiment:
         manifold = manifolds[cell.dataset]
         texts = [e.text for e in train if e.text is not None]
         train_X = embed_examples(enc, train)
-        out: dict[str, Any] = {"coverage_embedding": manifold.coverage(train_X),
-                               **{f"coverage_{k.split('_')[0]}": v for k, v in
-                                  vocabulary_coverage(texts, [e.text for e in test]).items() if k.endswith("coverage")}}
+        vocab = vocabulary_coverage(texts, [e.text for e in test])
+        out: dict[str, Any] = {"coverage_embedding": manifold.coverage(train_X), "coverage_token": vocab["token_coverage"],
+                               "coverage_type": vocab["type_coverage"]}
         real_name = next(x.name for x in self.config.conditions if x.kind == "real")  # the config requires one
         real_cell = Cell(cell.dataset, cell.classifier, real_name, "real", cell.k, cell.seed)
         if cell.kind == "augment" and real_cell.path(root).exists():
