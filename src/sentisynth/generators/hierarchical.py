@@ -415,9 +415,7 @@ class HierarchicalGenerator(Generator):
                 for lab, plan in plans.items():
                     if w < len(plan):
                         (src, topic, sub), count = plan[w]
-                        jobs.append({"key": f"{src}|{lab}|{topic}|{sub}", "n": count, "source_type": src, "label": lab,
-                                     "topic": topic, "subtopic": sub, "label_description_line": self._description_line(lab),
-                                     "style_examples": self._style_block(lab, rng)})
+                        jobs.append(self._example_job(src, lab, topic, sub, count, style=self._style_block(lab, rng)))
             texts = self._ask("examples", jobs, exclude=used, allow_short=True)
             jobs, texts = self._top_up(jobs, texts, plans, used)
             batch = []
@@ -433,6 +431,12 @@ class HierarchicalGenerator(Generator):
                               "id": stable_seed(self.instruction, job["key"], slot)},
                     ))
             yield batch
+
+    def _example_job(self, src: str, lab: str, topic: str, sub: str, n: int, style: str = "", suffix: str = "") -> dict[str, Any]:
+        """One examples-stage request: ``n`` texts for (label, source type, topic, subtopic); ``suffix``
+        gives a top-up its own cache key and seeds."""
+        return {"key": f"{src}|{lab}|{topic}|{sub}{suffix}", "n": n, "source_type": src, "label": lab, "topic": topic,
+                "subtopic": sub, "label_description_line": self._description_line(lab), "style_examples": style}
 
     def _top_up(self, jobs: list[dict[str, Any]], texts: list[list[str]], plans: dict[str, list],
                 used: set[str]) -> tuple[list[dict[str, Any]], list[list[str]]]:
@@ -459,9 +463,7 @@ class HierarchicalGenerator(Generator):
                 picks = pool[: min(m, len(pool))] if m else []
                 for i, (src, topic, sub) in enumerate(picks):
                     share = m // len(picks) + (1 if i < m % len(picks) else 0)
-                    extra.append({"key": f"{src}|{lab}|{topic}|{sub}|top-up{round_}", "n": share, "source_type": src,
-                                  "label": lab, "topic": topic, "subtopic": sub,
-                                  "label_description_line": self._description_line(lab), "style_examples": ""})
+                    extra.append(self._example_job(src, lab, topic, sub, share, suffix=f"|top-up{round_}"))
             got = self._ask("examples", extra, exclude=used, allow_short=True)
             for job, items in zip(extra, got):
                 missing[job["label"]] -= len(items)
