@@ -7,6 +7,8 @@ line to stderr and exits with status 2, without a traceback and without half-wri
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Optional
@@ -34,28 +36,21 @@ def _shipped_config(name: str) -> Path | None:
 
 def _yaml_mapping(config: Path | None, what: str = "generator options") -> dict:
     """The YAML mapping in ``config`` (empty when None), with clear errors for a missing file or a non-mapping."""
-    import yaml
+    from .yaml_files import read_yaml_mapping
 
-    if config is None:
-        return {}
-    if not config.exists():
-        raise ConfigError(f"{config}: config file not found; fix: check the path.")
-    loaded = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"{config}: expected a YAML mapping of {what}; got {type(loaded).__name__}.")
-    return loaded
+    return read_yaml_mapping(config, what)
 
 
 def _set_options(pairs: list[str]) -> dict:
     """``--set key=value`` pairs, each value read as YAML (``false``, ``0.9``, ``null``, ``[a, b]``)."""
-    import yaml
+    from .yaml_files import parse_yaml
 
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {pair!r}: expected KEY=VALUE (e.g. --set consistency=false).")
-        out[key.strip()] = yaml.safe_load(value)
+        out[key.strip()] = parse_yaml(value, f"--set {key.strip()}")
     return out
 
 
@@ -319,15 +314,13 @@ def filter_(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Run a filter chain (teacher, perplexity, diversity, length, contamination) over generated records."""
-    import yaml
-
     from .data import load_splits
     from .filters.base import FilterChain
     from .pipeline import write_filter_run
 
-    if not config.exists():
-        raise ConfigError(f"{config}: config file not found; fix: check the path.")
-    loaded = yaml.safe_load(config.read_text(encoding="utf-8"))
+    from .yaml_files import read_yaml
+
+    loaded = read_yaml(config)
     specs = loaded.get("filters") if isinstance(loaded, dict) else loaded
     if not isinstance(specs, list) or not specs:
         raise ConfigError(f"{config}: expected a non-empty list of filters ([{{name: ..., params: {{...}}}}]); got {type(specs).__name__}.")
@@ -458,6 +451,17 @@ def models() -> None:
     Console().print(table)
 
 
+#: OSErrors that mean "no room or no permission to write", not a bug: reported in one line.
+OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def _no_room(e: BaseException) -> bool:
+    """True for "no room or no permission to write" (including SQLite's "database or disk is full")."""
+    if isinstance(e, OSError):
+        return e.errno in OUTPUT_ERRNOS
+    return any(w in str(e) for w in ("disk is full", "readonly database", "disk I/O error"))
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit status 2 (no traceback)."""
     try:
@@ -465,6 +469,14 @@ def main() -> None:
     except SentiSynthError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
+    except (OSError, sqlite3.OperationalError) as e:  # the disk or the output folder, wherever it surfaced
+        if not _no_room(e):
+            raise
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        typer.echo(f"error: {where}{getattr(e, 'strerror', None) or e}; expected writable space for the run directory and the cache; "
+                   f"fix: free disk space or choose another --out (or $SENTISYNTH_CACHE), then rerun the same command "
+                   f"to resume.", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

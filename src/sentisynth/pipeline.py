@@ -40,6 +40,7 @@ def write_generation_run(
     """Fit ``generator`` on ``seed_set``, generate ``n`` records into ``out``; returns the JSONL path."""
     import yaml
 
+    created = not Path(out).exists()
     run = RunDir(out).create()
     config = {"generator": generator.name, "params": jsonable(generator.get_params()), "n": n, "seed": seed, "source": source}
     chash = config_hash(config)
@@ -58,26 +59,14 @@ def write_generation_run(
     t0 = time.perf_counter()
     repair_jsonl(partial)
     existing = [_content(r) for r in read_jsonl(partial)]
-    generator.fit(seed_set.examples() if seed_set is not None else [])
-    counts: Counter[str] = Counter()
-    position = 0
-    with _progress(progress, n) as bar:
-        for batch in generator.generate(n):
-            fresh = []
-            for rec in batch:
-                if position < len(existing):
-                    if _content(rec.to_dict()) != existing[position]:
-                        raise ResumeMismatch(
-                            f"{partial}: record {position + 1} differs from what this config generates now "
-                            f"(the model or its cache changed); fix: delete {partial} to start over."
-                        )
-                else:
-                    fresh.append(rec)
-                position += 1
-                counts[rec.label] += 1
-            if fresh:
-                append_jsonl(partial, (r.to_dict() for r in fresh))
-            bar(len(batch))
+    try:
+        generator.fit(seed_set.examples() if seed_set is not None else [])
+        with _progress(progress, n) as bar:
+            position, counts = _append_stream(generator, n, partial, existing, bar)
+    except SentiSynthError:
+        if not previous and not existing and not any(True for _ in read_jsonl(partial)):
+            _discard(run, created)  # a bad input found before the first record: leave nothing behind
+        raise
     if hasattr(generator, "close"):
         generator.close()
     if position != n:
@@ -99,6 +88,40 @@ def write_generation_run(
         seconds=round(time.perf_counter() - t0, 3),
     )
     return final
+
+
+def _append_stream(generator: Generator, n: int, partial: Path, existing: list[Any], bar: Any) -> tuple[int, Counter[str]]:
+    """Append the generator's records past the ``existing`` ones (checked to be the same) to ``partial``."""
+    counts: Counter[str] = Counter()
+    position = 0
+    for batch in generator.generate(n):
+        fresh = []
+        for rec in batch:
+            if position < len(existing):
+                if _content(rec.to_dict()) != existing[position]:
+                    raise ResumeMismatch(
+                        f"{partial}: record {position + 1} differs from what this config generates now "
+                        f"(the model or its cache changed); fix: delete {partial} to start over."
+                    )
+            else:
+                fresh.append(rec)
+            position += 1
+            counts[rec.label] += 1
+        if fresh:
+            append_jsonl(partial, (r.to_dict() for r in fresh))
+        bar(len(batch))
+    return position, counts
+
+
+def _discard(run: RunDir, created: bool) -> None:
+    """Remove what a run that failed before its first record wrote (the whole folder if it made it)."""
+    import shutil
+
+    if created:
+        shutil.rmtree(run.path, ignore_errors=True)
+        return
+    for name in ("config.yaml", "manifest.json", "synthetic.jsonl.partial"):
+        run.file(name).unlink(missing_ok=True)
 
 
 def _content(record: dict[str, Any]) -> Any:

@@ -44,8 +44,13 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+#: Characters that ``json.dumps(ensure_ascii=False)`` leaves raw but that ``str.splitlines`` (and
+#: older JavaScript) treat as line breaks: escaped so one record is always one line for every reader.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=_json_default)
+    return json.dumps(obj, ensure_ascii=False, default=_json_default).translate(_LINE_BREAKS)
 
 
 def jsonl_text(rows: Iterable[Any]) -> str:
@@ -81,6 +86,18 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
         ) from None
 
 
+def remove_stale_temporaries(folder: str | Path) -> int:
+    """Delete the temporary siblings (``.NAME.*.tmp``) that a process killed inside
+    :func:`write_atomic` leaves behind; they never replaced anything, so nothing is lost. Called
+    when a run directory is opened again (one process writes a run directory at a time)."""
+    removed = 0
+    for tmp in Path(folder).rglob(".*.tmp"):
+        if tmp.is_file():
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def write_json(path: str | Path, obj: Any) -> None:
     write_atomic(path, json.dumps(obj, ensure_ascii=False, indent=2, default=_json_default) + "\n")
 
@@ -106,13 +123,20 @@ def repair_jsonl(path: str | Path) -> int:
 def append_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> int:
     """Append records as JSON lines and fsync; returns how many were written."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    repair_jsonl(path)
     lines = [dumps(r) + "\n" for r in records]
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write("".join(lines))
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        repair_jsonl(path)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write("".join(lines))
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as e:
+        raise OutputError(
+            f"{path}: cannot append records ({e.strerror or e}); the records written before are kept and a torn "
+            f"last line is cut off on resume; fix: free disk space (or choose another --out), then rerun the "
+            f"same command to resume."
+        ) from None
     return len(lines)
 
 
@@ -190,6 +214,7 @@ class RunDir:
             ) from None
         if not os.access(self.path, os.W_OK):
             raise OutputError(f"{self.path}: the run directory is not writable; fix: choose another --out.")
+        remove_stale_temporaries(self.path)
         return self
 
     def file(self, *parts: str) -> Path:

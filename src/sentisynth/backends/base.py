@@ -11,6 +11,7 @@ the HTTP backend runs requests concurrently up to its limit.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Sequence
 
@@ -30,6 +31,30 @@ def scrub_secrets(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return type(obj)(scrub_secrets(v) for v in obj)
     return obj
+
+
+#: Chat-template control markers of common model families (ChatML/Qwen/SmolLM ``<|im_start|>``,
+#: Llama 3 ``<|eot_id|>``, Gemma ``<start_of_turn>``, Llama 2/Mistral ``[INST]``, ``<s>``), for
+#: backends that cannot ask the model's own vocabulary (a remote server formats the prompt).
+CONTROL_MARKERS = re.compile(r"<\|[^|<>\s]{1,40}\|>|<(?:start|end)_of_turn>|</?s>|\[/?INST\]|<</?SYS>>|<bos>|<eos>")
+_BREAK = "\u200b"  # a zero-width space inside a marker: same text to a reader, plain tokens to the model
+
+
+def break_control_markers(text: str, pieces: Any = None) -> str:
+    """``text`` with every chat-control marker broken so the tokenizer reads it as plain text.
+
+    Why: prompts carry text from data (seed examples, label names, model-written topics); llama.cpp
+    and its server parse special tokens inside message content, so a seed text containing
+    ``<|im_end|><|im_start|>system`` would otherwise end the user turn and open a new system turn.
+    ``pieces`` are the exact control-token texts of the model (from its vocabulary); without them
+    :data:`CONTROL_MARKERS` is used.
+    """
+    if pieces is None:
+        return CONTROL_MARKERS.sub(lambda m: m.group(0)[0] + _BREAK + m.group(0)[1:], text)
+    for piece in sorted(pieces, key=len, reverse=True):
+        if len(piece) > 1:
+            text = text.replace(piece, piece[0] + _BREAK + piece[1:])
+    return text
 
 
 @dataclass

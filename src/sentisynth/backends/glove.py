@@ -129,7 +129,7 @@ class GloveEncoder:
             import pandas as pd
 
             files = self._files()
-            vectors = np.load(files["vectors"], mmap_mode="r")
+            vectors = np.load(files["vectors"], mmap_mode="r", allow_pickle=False)
             words = pd.read_parquet(files["vocab"])["index"].tolist()
             expected = (GLOVE_ROWS, self.dim())
             if vectors.shape != expected or len(words) != GLOVE_ROWS or vectors.dtype != np.float32:

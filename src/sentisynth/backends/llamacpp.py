@@ -225,7 +225,7 @@ class LlamaCppBackend(Backend):
             # slightly (a different batch shape), enough to change sampled text for one seed.
             self._llm.reset()
             out = self._llm.create_chat_completion(
-                messages=request.messages,
+                messages=self.safe_messages(request.messages),
                 temperature=request.temperature,
                 top_p=request.top_p,
                 max_tokens=request.max_tokens,
@@ -241,6 +241,22 @@ class LlamaCppBackend(Backend):
             completion_tokens=int(usage.get("completion_tokens", 0)),
             finish_reason=choice.get("finish_reason"),
         )
+
+    def safe_messages(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
+        """``messages`` with any of this model's control tokens inside their text broken into plain
+        text (see :func:`~sentisynth.backends.base.break_control_markers`): data cannot open a turn."""
+        import llama_cpp
+
+        from .base import break_control_markers
+
+        model = self.load()._llm._model
+        out = []
+        for m in messages:
+            content = m.get("content") or ""
+            toks = self._llm.tokenize(content.encode("utf-8"), add_bos=False, special=True)
+            pieces = {model.token_get_text(t) for t in toks if model.token_get_attr(t) & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL}
+            out.append({**m, "content": break_control_markers(content, pieces)} if pieces else m)
+        return out
 
     # -- scoring -----------------------------------------------------------------------------------
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
@@ -258,8 +274,8 @@ class LlamaCppBackend(Backend):
                 return llm._model.token_get_text(tok) if tok is not None and tok >= 0 else ""
 
             return Jinja2ChatFormatter(template=template, eos_token=text(llm.token_eos()),
-                                       bos_token=text(llm.token_bos()))(messages=messages).prompt
-        return "\n\n".join(m.get("content") or "" for m in messages) + "\n\n"
+                                       bos_token=text(llm.token_bos()))(messages=self.safe_messages(messages)).prompt
+        return "\n\n".join(m.get("content") or "" for m in self.safe_messages(messages)) + "\n\n"
 
     def choice_logprobs(self, prompts: Sequence[list[dict[str, str]]], choices: Sequence[str]) -> list[list[float]]:
         import numpy as np

@@ -41,7 +41,7 @@ import time
 import zipfile
 import zlib
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 

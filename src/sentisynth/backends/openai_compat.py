@@ -6,11 +6,13 @@ Settings not given fall back to the environment: ``base_url`` to ``SENTISYNTH_BA
 ``SENTISYNTH_MODEL`` (else the server's only model, asked from ``/v1/models`` at ``load()``).
 
 Reliability is handled here, not by the ``openai`` client (its own retries are off): timeouts,
-connection errors, HTTP 408, 429 and 5xx are retried up to ``max_retries`` times with exponential
+connection errors (including a body cut off mid-transfer), HTTP 408, 429 and 5xx, a 200 whose body
+is not JSON and a 200 without choices are retried up to ``max_retries`` times with exponential
 backoff and jitter drawn from an rng seeded by the request's seed (a ``Retry-After`` header wins
-when the server sends one); every retry is counted in :attr:`Completion.retries`. Other 4xx
-answers fail at once with a :class:`ConfigError`. The API key never appears in an error
-message, a manifest (:meth:`get_params`) or a cache key (:meth:`identity`).
+when the server sends one); every retry is counted in :attr:`Completion.retries` and by cause in
+``Completion.extra["retry_causes"]``. Other 4xx answers fail at once with a :class:`ConfigError`.
+The API key never appears in an error message, a manifest (:meth:`get_params`) or a cache key
+(:meth:`identity`).
 
 ``schema_mode`` says how a request's JSON schema is sent:
 
@@ -32,12 +34,13 @@ import os
 import random
 import re
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, ResourceError
-from .base import Backend, ChatRequest, Completion, register_backend
+from .base import Backend, ChatRequest, Completion, break_control_markers, register_backend
 
 SCHEMA_MODES = ("json_schema", "llamacpp", "none")
 #: Longest wait honoured from a Retry-After header (seconds).
@@ -75,6 +78,11 @@ def _retry_after(headers: Any) -> float | None:
         return max(0.0, when.timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+def _no_choices(resp: Any) -> tuple[str, str] | None:
+    """A chat answer without choices (some servers send one under load) is retried, not used."""
+    return None if getattr(resp, "choices", None) else ("empty_choices", "answer without choices")
 
 
 class HTTPStatusError(ConfigError):
@@ -213,7 +221,8 @@ class OpenAICompatBackend(Backend):
 
     # -- requests ----------------------------------------------------------------------------------
     def _messages_and_format(self, request: ChatRequest) -> tuple[list[dict[str, str]], dict[str, Any] | None]:
-        messages = [dict(m) for m in request.messages]
+        # The server formats the prompt and may parse control tokens in content: break any in data.
+        messages = [{**m, "content": break_control_markers(m.get("content") or "")} for m in request.messages]
         schema = request.schema
         if not schema:
             return messages, None
@@ -238,25 +247,33 @@ class OpenAICompatBackend(Backend):
         base = min(float(self.backoff_max), float(self.backoff_base) * (2.0**attempt))
         return base * (0.5 + 0.5 * rng.random())
 
-    def _call_with_retries(self, fn: Any, seed: int) -> tuple[Any, int]:
-        """Run ``fn`` with our retry policy; returns (result, retries used)."""
+    def _call_with_retries(self, fn: Any, seed: int, check: Any = None) -> tuple[Any, Counter]:
+        """Run ``fn`` with our retry policy; returns (result, retries by cause).
+
+        ``check(result)`` returns a reason when a 200 answer is unusable (no choices); such
+        answers are retried like transport faults, as is a body that is not valid JSON.
+        """
         import openai
 
         rng = random.Random(f"sentisynth-backoff-{seed}")
-        retries = 0
+        causes: Counter = Counter()
         while True:
             retry_after: float | None = None
             try:
-                return fn(), retries
+                result = fn()
+                problem = check(result) if check is not None else None
+                if problem is None:
+                    return result, causes
+                cause, why = problem
             except openai.APITimeoutError:
-                why = f"timed out after {self.timeout:g} s"
+                cause, why = "timeout", f"timed out after {self.timeout:g} s"
             except openai.APIConnectionError as e:
-                why = f"connection error ({self._scrub(getattr(e, 'message', '') or e)})"
+                cause, why = "connection", f"connection error ({self._scrub(getattr(e, 'message', '') or e)})"
             except openai.APIStatusError as e:
                 status = e.status_code
                 detail = self._scrub(getattr(e, "message", "") or e)
                 if status == 429 or status == 408 or status >= 500:
-                    why = f"HTTP {status}: {detail}"
+                    cause, why = f"http_{status}", f"HTTP {status}: {detail}"
                     retry_after = _retry_after(getattr(e.response, "headers", None))
                 else:
                     fix = {
@@ -269,8 +286,11 @@ class OpenAICompatBackend(Backend):
                         f"with HTTP {status} ({detail}); not retried; {fix}.",
                         status,
                     ) from None
+            except ValueError as e:  # json.JSONDecodeError: a 200 whose body is cut or not JSON
+                cause, why = "malformed_body", f"answer body is not valid JSON ({self._scrub(e)})"
             except openai.APIError as e:
                 raise ResourceError(f"server at {self._host()} sent an invalid answer: {self._scrub(e)}") from None
+            retries = sum(causes.values())
             if retries >= self.max_retries:
                 raise ResourceError(
                     f"server at {self._host()} failed for model {self.resolved_model()!r} after "
@@ -278,7 +298,7 @@ class OpenAICompatBackend(Backend):
                     f"server is up, or raise max_retries / timeout."
                 ) from None
             time.sleep(self._delay(retries, rng, retry_after))
-            retries += 1
+            causes[cause] += 1
 
     def chat(self, request: ChatRequest) -> Completion:
         if self._client is None:
@@ -296,9 +316,8 @@ class OpenAICompatBackend(Backend):
             kwargs["stop"] = list(request.stop)
         if response_format is not None:
             kwargs["response_format"] = response_format
-        resp, retries = self._call_with_retries(lambda: self._client.chat.completions.create(**kwargs), seed=request.seed)
-        if not getattr(resp, "choices", None):
-            raise ResourceError(f"server at {self._host()} answered without choices for model {self.resolved_model()!r}.")
+        resp, causes = self._call_with_retries(lambda: self._client.chat.completions.create(**kwargs), seed=request.seed,
+                                               check=_no_choices)
         choice = resp.choices[0]
         usage = getattr(resp, "usage", None)
         return Completion(
@@ -306,7 +325,8 @@ class OpenAICompatBackend(Backend):
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             finish_reason=choice.finish_reason,
-            retries=retries,
+            retries=sum(causes.values()),
+            extra={"retry_causes": dict(sorted(causes.items()))} if causes else {},
         )
 
     def chat_many(self, requests: Sequence[ChatRequest]) -> list[Completion]:

@@ -198,7 +198,13 @@ class TransformersBackend(Backend):
 
     # -- chat --------------------------------------------------------------------------------------
     def _prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        from .base import break_control_markers
+
         tok = self._tok
+        # The tokenizer parses its special tokens inside message text: break any that data carries.
+        pieces = set(getattr(tok, "all_special_tokens", []) or []) | {
+            t.content for t in (getattr(tok, "added_tokens_decoder", {}) or {}).values() if getattr(t, "special", False)}
+        messages = [{**m, "content": break_control_markers(m.get("content") or "", pieces)} for m in messages]
         if getattr(tok, "chat_template", None):
             ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
             if isinstance(ids, dict) or hasattr(ids, "keys"):  # BatchEncoding in some versions

@@ -161,33 +161,9 @@ class ExperimentConfig(_Strict):
 
 def load_experiment_config(path: str | Path) -> ExperimentConfig:
     """Parse and validate a YAML experiment config with one-line errors."""
-    import yaml
+    from ..yaml_files import read_yaml
 
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: config file not found; fix: check the path.")
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a directory; expected a YAML config file; fix: point at a file inside it.")
-    text = ""
-    try:
-        text = path.read_text(encoding="utf-8")
-        raw = yaml.load(text, Loader=_unique_key_loader())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        if mark is not None:
-            where = f"line {mark.line + 1}"
-        elif isinstance(getattr(e, "position", None), int):  # yaml.reader.ReaderError (bad characters)
-            where = f"line {text.count(chr(10), 0, e.position) + 1}"
-        else:
-            where = "somewhere"
-        problem = getattr(e, "problem", None) or getattr(e, "reason", None) or str(e)
-        if isinstance(e, yaml.reader.ReaderError):
-            problem = f"unacceptable character #x{e.character:04x}: {e.reason}" if isinstance(e.character, int) else e.reason
-        problem = " ".join(str(problem).split())
-        fix = "keep one of the repeated keys" if problem.startswith("duplicate key") else "check indentation and quoting"
-        raise ConfigError(f"{path}: {where}: not valid YAML ({problem}); fix: {fix}.") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; expected a YAML file; fix: re-save it as UTF-8.") from None
+    raw = read_yaml(path)
     if raw is None:
         raise ConfigError(
             f"{path}: the config is empty; expected a YAML mapping with name, datasets, k, seeds, classifiers "
@@ -199,33 +175,6 @@ def load_experiment_config(path: str | Path) -> ExperimentConfig:
             f"fix: start from a shipped config (sentisynth/configs/quick.yaml)."
         )
     return parse_experiment_config(raw, source=str(path))
-
-
-def _unique_key_loader() -> type:
-    """A safe YAML loader that rejects a key repeated in one mapping (PyYAML keeps the last silently)."""
-    import yaml
-
-    class UniqueKeyLoader(yaml.SafeLoader):
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            if isinstance(node, yaml.MappingNode):
-                seen: set[Any] = set()
-                for key_node, _ in node.value:
-                    if key_node.tag == "tag:yaml.org,2002:merge":
-                        continue
-                    key = self.construct_object(key_node, deep=deep)
-                    try:
-                        repeated = key in seen
-                    except TypeError:  # unhashable key: let the base class report it
-                        continue
-                    if repeated:
-                        raise yaml.constructor.ConstructorError(
-                            None, None, f"duplicate key {key!r} (a repeated key silently replaces the first)",
-                            key_node.start_mark,
-                        )
-                    seen.add(key)
-            return super().construct_mapping(node, deep=deep)
-
-    return UniqueKeyLoader
 
 
 def parse_experiment_config(raw: dict[str, Any], source: str = "config") -> ExperimentConfig:

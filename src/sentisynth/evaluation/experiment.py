@@ -25,7 +25,7 @@ from typing import Any
 from ..data import DatasetSplits, load_splits, subsample_counts, subsample_per_class
 from ..errors import DataError
 from ..records import Example, SyntheticExample, label_counts
-from ..store import RunDir, config_hash, jsonable, read_json, read_jsonl, write_atomic, write_json
+from ..store import RunDir, config_hash, jsonable, jsonl_text, read_json, read_jsonl, write_atomic, write_json
 from .allocation import per_label_prefix, synthetic_need
 from .classifiers import evaluate_predictions, make_classifier
 from .config import ClassifierConfig, ConditionConfig, DatasetConfig, ExperimentConfig
@@ -423,13 +423,8 @@ class Experiment:
 
 
 def _write_records(path: Path, rows: list[dict[str, Any]]) -> None:
-    """All rows or nothing: written to a partial file, fsynced, renamed into place."""
-    from ..store import append_jsonl
-
-    tmp = path.with_suffix(".jsonl.partial")
-    tmp.unlink(missing_ok=True)
-    append_jsonl(tmp, rows)
-    tmp.replace(path)
+    """All rows or nothing (an atomic write): a killed draw leaves no file, never a short one."""
+    write_atomic(path, jsonl_text(rows))
 
 
 def _generator_key(cond: ConditionConfig) -> str:

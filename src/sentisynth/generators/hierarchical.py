@@ -216,7 +216,7 @@ class HierarchicalGenerator(Generator):
         self.seeds_by_label_ = {lab: [e.text for e in seed_examples if e.label == lab and e.text] for lab in names}
         self.backend_ = self._open_backend()
         self.stats_ = {s: {"calls": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0, "retries": 0,
-                           "parse_failures": 0, "repairs": 0, "seconds": 0.0} for s in STAGES}
+                           "retry_causes": {}, "parse_failures": 0, "repairs": 0, "seconds": 0.0} for s in STAGES}
         self.failures_: list[dict[str, Any]] = []
         self.tree_: dict[str, Any] = {}
         self.labels_ = names
@@ -300,7 +300,10 @@ class HierarchicalGenerator(Generator):
                     stats["cache_hits"] += 1 if comp.cached else 0
                     stats["prompt_tokens"] += comp.prompt_tokens
                     stats["completion_tokens"] += comp.completion_tokens
-                    stats["retries"] += comp.retries
+                    if not comp.cached:  # a cached answer's retries were counted by the run that made it
+                        stats["retries"] += comp.retries
+                        for cause, k in comp.extra.get("retry_causes", {}).items():
+                            stats["retry_causes"][cause] = stats["retry_causes"].get(cause, 0) + k
                     items, problem = parse_items(comp.text)
                     if problem:
                         stats["repairs" if items else "parse_failures"] += 1
