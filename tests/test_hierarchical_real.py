@@ -112,3 +112,30 @@ def test_http_backend_against_a_real_llama_server(tmp_path, llama_server):
     assert len({normalize(r.text) for r in recs}) == 6
     assert gen.stats_["examples"]["calls"] >= 3
     assert "sk-test" not in json.dumps(gen.get_params()) and "sk-test" not in json.dumps(gen.backend_.identity())
+
+
+def test_real_model_through_a_faulty_proxy_is_exact_and_counted(tmp_path, llama_server):
+    """The fault server in front of the real llama.cpp server: 30 % of requests fail on the wire
+    (500, 429, truncated and malformed bodies, empty choices). Timeouts are left to the fixture-only
+    test: a real model's healthy answer takes longer than any timeout short enough to test."""
+    from .fault_server import running_fault_server
+
+    rates = {"http_500": 0.1, "http_429": 0.05, "truncated": 0.05, "malformed_body": 0.05, "empty_choices": 0.05}
+    with running_fault_server(rates=rates, seed=2, upstream=llama_server, retry_after=0.2) as (url, server):
+        gen = make_generator(
+            "hierarchical", instruction="Classify the sentiment of movie reviews.", labels=LABELS, model=MODEL,
+            backend="openai", backend_params={"base_url": url, "schema_mode": "llamacpp", "timeout": 300, "max_retries": 10,
+                                              "backoff_base": 0.01, "max_concurrency": 1},
+            cache_path=str(tmp_path / "calls.sqlite"), style_examples=0,
+        ).fit([])
+        recs = [r for batch in gen.generate(6) for r in batch]
+    assert len(recs) == 6 and sorted(r.label for r in recs) == sorted(LABELS * 3)
+    assert len({normalize(r.text) for r in recs}) == 6
+    faults = {k: v for k, v in server.served.items() if k != "ok"}
+    assert sum(faults.values()) >= 2, server.served
+    causes = {}
+    for s in gen.stats_.values():
+        for k, v in s["retry_causes"].items():
+            causes[k] = causes.get(k, 0) + v
+    renamed = {"truncated": "connection"}
+    assert causes == {renamed.get(k, k): v for k, v in faults.items()}

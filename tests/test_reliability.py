@@ -200,7 +200,7 @@ def test_kill_9_loop_during_an_experiment_grid_ends_with_the_uninterrupted_resul
                    timeout=600, capture_output=True)
     out = tmp_path / "killed"
     cmd = _cli("experiment", str(cfg), "--out", str(out), "--no-progress")
-    kills = _kill_loop(cmd, out, random.Random(11), max_kills=8, window=(2.0, 6.0))
+    kills = _kill_loop(cmd, out, random.Random(11), max_kills=8, window=(1.0, 5.0))
     subprocess.run(cmd, env=ENV, check=True, timeout=600, capture_output=True)
     print(f"\nRELIABILITY experiment kill loop: {kills} kills")
     assert kills >= 3, f"only {kills} kills landed mid-run"
