@@ -173,3 +173,22 @@ def test_coverage_and_flip_profiles(tmp_path, data_files):
         assert fixed["n"] == 0 or 0 <= fixed["oov_rate_vs_real_seed"] <= 100
     md = (tmp_path / "coverage.md").read_text()
     assert "| mini | minilm-lr | 4 | eda | 4 | 2 |" in md and "fixed (wrong → right)" in md
+
+
+def test_analysis_writes_a_tsne_per_synthetic_condition_and_the_report_shows_it(tmp_path, data_files):
+    from sentisynth.report.html import build_report
+
+    cfg = _config(data_files, k=[4], seeds=1, classifiers=[{"name": "minilm-lr", "type": "embedding-lr"}],
+                  conditions=[{"name": "real", "kind": "real"},
+                              {"name": "eda", "kind": "augment", "generator": "eda", "ratios": [2]}], analysis=True)
+    Experiment(cfg, output_dir=tmp_path, progress=False).run()
+    out = tmp_path / "analysis" / "mini" / "eda"
+    m = read_json(out / "embedding_metrics.json")
+    assert (out / "tsne.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert m["n_synthetic"] == 16 and m["n_real"] == 200 and m["reference"].startswith("mini train")
+    assert not (tmp_path / "analysis" / "mini" / "real").exists()
+    stamp = (out / "tsne.png").stat().st_mtime_ns
+    Experiment(cfg, output_dir=tmp_path, progress=False).run()  # unchanged inputs: not redone
+    assert (out / "tsne.png").stat().st_mtime_ns == stamp
+    html = build_report([tmp_path])
+    assert "t-SNE of real vs synthetic embeddings" in html and "condition eda" in html

@@ -125,6 +125,9 @@ class ExperimentConfig(_Strict):
     #: per cell, how much of the evaluation set the training set covers (vocabulary, embedding k-NN
     #: balls) and, for augmented cells, what the test sentences that flipped share (analysis/coverage.py)
     coverage: bool = False
+    #: per dataset and synthetic condition, a t-SNE and fidelity/coverage metrics of its records (first
+    #: seed, largest k) against a sample of the training pool (analysis/embeddings.py), for the report
+    analysis: bool = False
 
     @field_validator("k")
     @classmethod

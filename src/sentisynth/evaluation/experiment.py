@@ -25,7 +25,7 @@ from typing import Any
 from ..data import DatasetSplits, load_splits, subsample_counts, subsample_per_class
 from ..errors import DataError
 from ..records import Example, SyntheticExample, label_counts
-from ..store import RunDir, config_hash, jsonable, jsonl_text, read_json, read_jsonl, write_atomic, write_json
+from ..store import RunDir, config_hash, file_sha256, jsonable, jsonl_text, read_json, read_jsonl, write_atomic, write_json
 from .allocation import per_label_prefix, synthetic_need
 from .classifiers import evaluate_predictions, make_classifier
 from .config import ClassifierConfig, ConditionConfig, DatasetConfig, ExperimentConfig
@@ -198,6 +198,8 @@ class Experiment:
                 bar.advance(task)
 
         summary = self.summarize(root)
+        if c.analysis:
+            self._embedding_analyses(root, splits)
         run.write_manifest(
             status="complete",
             cells={"total": len(cells), "run": done, "skipped": skipped},
@@ -310,6 +312,35 @@ class Experiment:
                 f"fix: raise 'oversample' (now {cond.oversample:g}), loosen the filters, or set allow_fewer: true."
             )
         return chosen if cell.kind == "synthetic_only" else real + chosen
+
+    def _embedding_analyses(self, root: Path, splits: dict[str, Any], max_real: int = 1000) -> None:
+        """``analysis/<dataset>/<condition>/``: t-SNE and fidelity/coverage metrics of each synthetic
+        condition's records (first seed, largest k) against up to ``max_real`` training-pool sentences
+        (a fixed sample; never the evaluation set). Skipped when the inputs are unchanged since the last run."""
+        import random
+
+        from ..analysis.embeddings import write_embedding_analysis
+
+        c = self.config
+        k, seed = max(c.k), c.seeds[0]
+        encoder = next((x.params.get("encoder", "all-MiniLM-L6-v2") for x in c.classifiers if x.kind.startswith("embedding")),
+                       "all-MiniLM-L6-v2")
+        for d in c.datasets:
+            pool = splits[d.name].train.examples()
+            real = random.Random(0).sample(pool, min(max_real, len(pool)))
+            for cond in c.conditions:
+                path = _synthetic_path(root, d.name, k, seed, cond.name)
+                if cond.kind not in ("augment", "synthetic_only") or not path.exists():
+                    continue
+                out = root / "analysis" / d.name / cond.name
+                inputs = {"synthetic_sha256": file_sha256(path), "real": config_hash([e.to_dict() for e in real]),
+                          "encoder": cond.params.get("encoder", encoder) if cond.generator == "gan" else encoder}
+                if (out / "inputs.json").exists() and read_json(out / "inputs.json") == inputs:
+                    continue
+                records = [SyntheticExample.from_dict(r) for r in read_jsonl(path)]
+                write_embedding_analysis(out, real, records, inputs["encoder"], random_state=seed,
+                                         reference_name=f"{d.name} train (sample of {len(real)})")
+                write_json(out / "inputs.json", inputs)
 
     def _coverage(self, root: Path, cell: Cell, train: list[Example], test: list[Example], pred: list[str],
                   encoders: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:

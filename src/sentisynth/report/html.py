@@ -361,6 +361,9 @@ def _experiment_blocks(path: Path) -> list[dict[str, Any]]:
             blocks.append(image(partial(plots.per_class_gains, gains, f"{ds}, {clf}, k = {k}: per-class F1 change (best ratio of each condition)"),
                                 "per-class gains"))
     blocks += _coverage_blocks(path)
+    for folder in sorted(p for p in (path / "analysis").glob("*/*") if p.is_dir()):
+        blocks += [text(f"{folder.parent.name}, condition {folder.name}: its synthetic records (first seed, largest k) "
+                        f"against a sample of the training pool."), *_embedding_blocks(folder)]
     blocks += _experiment_synthetic_blocks(path)
     return blocks
 
