@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=(
   augment-rt-k20 augment-rt-k20-style2
-  study-quantity study-imbalance study-tweets study-trec
+  study-quantity study-imbalance study-tweets study-tweets-k100 study-tweets-teacher study-trec study-trec-k50
   hierarchical-sst2-k10 hierarchical-sst2-k50 hierarchical-sent-sst2-k10 hierarchical-sent-sst2-k50
   hierarchical-union-sst2-k10 hierarchical-union-sst2-k50 hierarchical-aspects-sst2-k10 hierarchical-aspects-sst2-k50
   hierarchical-filters-sst2-k10 bench-vs-anyclassifier-sst2-k10
