@@ -214,3 +214,16 @@ def test_kill_9_loop_during_an_experiment_grid_ends_with_the_uninterrupted_resul
     assert read_json(out / "manifest.json")["status"] == "complete"
     assert not list(out.rglob("*.tmp"))
     _assert_nothing_corrupt(out)
+
+
+def test_a_model_that_never_answers_in_shape_fails_clearly_and_keeps_its_raw_answers(tmp_path):
+    with running_fault_server(rates={"schema": 1.0}) as (url, server):
+        with pytest.raises(Exception) as info:
+            write_generation_run(tmp_path / "run", _generator(url, tmp_path), None, 20, seed=0, source="none")
+    assert "failed_parses.jsonl" in str(info.value) and "fix:" in str(info.value)
+    failed = _records(tmp_path / "run" / "failed_parses.jsonl")
+    assert len(failed) == server.served["schema"] == 6  # the source-types job, asked max_attempts (6) times
+    assert all(f["reason"] == "json without a list of strings: dict" and f["raw"] for f in failed)
+    m = read_json(tmp_path / "run" / "manifest.json")
+    assert m["status"] == "failed" and "failed_parses.jsonl" in m["error"]
+    assert not (tmp_path / "run" / "synthetic.jsonl").exists()

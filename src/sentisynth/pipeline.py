@@ -63,8 +63,12 @@ def write_generation_run(
         generator.fit(seed_set.examples() if seed_set is not None else [])
         with _progress(progress, n) as bar:
             position, counts = _append_stream(generator, n, partial, existing, bar)
-    except SentiSynthError:
-        if not previous and not existing and not any(True for _ in read_jsonl(partial)):
+    except SentiSynthError as e:
+        failures = getattr(generator, "failures_", [])
+        if failures:  # the model's unusable answers are what the user needs to see: keep them
+            write_atomic(run.file("failed_parses.jsonl"), jsonl_text(failures))
+            run.write_manifest(status="failed", error=str(e))
+        elif not previous and not existing and not any(True for _ in read_jsonl(partial)):
             _discard(run, created)  # a bad input found before the first record: leave nothing behind
         raise
     if hasattr(generator, "close"):

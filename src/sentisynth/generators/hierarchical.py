@@ -325,7 +325,7 @@ class HierarchicalGenerator(Generator):
             raise GenerationError(
                 f"stage {stage!r}: {len(short)} request(s) still short after {self.max_attempts} attempts "
                 f"(e.g. {key}: {got} of {want} distinct items); expected {want}; fix: use a stronger model, "
-                f"raise max_attempts, or ask for fewer items; raw outputs are in failures."
+                f"raise max_attempts, or ask for fewer items; the raw outputs are in failed_parses.jsonl of the run directory."
             )
         return results
 
@@ -481,7 +481,7 @@ class HierarchicalGenerator(Generator):
             raise GenerationError(
                 f"stage 'examples': label {lab!r} is still {missing[lab]} record(s) short after topping up from other "
                 f"subtopics; expected exactly the requested count; fix: use a stronger model, raise max_attempts, "
-                f"or ask for fewer records; raw outputs are in failures."
+                f"or ask for fewer records; the raw outputs are in failed_parses.jsonl of the run directory."
             )
         return jobs, texts
 
