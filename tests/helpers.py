@@ -1,8 +1,11 @@
-"""Small real datasets cut from SST-2 for fast integration tests."""
+"""Small real datasets cut from SST-2 for fast integration tests, and the real CLI in a subprocess."""
 
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from sentisynth.records import Example
@@ -39,3 +42,28 @@ def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
         w.writerow(["text", "label"])
         w.writerows(rows)
     return path
+
+
+def cli_command(*args: str) -> list[str]:
+    """``python -m sentisynth.cli ARGS`` with the test interpreter."""
+    return [sys.executable, "-m", "sentisynth.cli", *args]
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, prefix: tuple[str, ...] = (),
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the CLI to completion; ``prefix`` wraps it (e.g. ``setpriv …``), ``env`` replaces the environment."""
+    env = env or {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
+    return subprocess.run([*prefix, *cli_command(*args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_user_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
+    """Exit 2, stderr exactly one line ``error: ...`` containing every needle, no traceback."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, f"stderr is not one line: {proc.stderr!r}"
+    line = lines[0]
+    assert line.startswith("error: "), line
+    for n in needles:
+        assert n in line, f"{n!r} not in {line!r}"
+    return line

@@ -7,7 +7,6 @@ Runs ``python -m sentisynth.cli`` in a subprocess with the test interpreter.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -15,28 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from .helpers import assert_user_error, run_cli
+
 SYSTEM_WORDNET = Path("/usr/share/wordnet")
-
-
-def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "sentisynth.cli", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
-    )
-
-
-def assert_user_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
-    """Exit 2, stderr exactly one line ``error: ...`` containing every needle, no traceback."""
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1, f"stderr is not one line: {proc.stderr!r}"
-    line = lines[0]
-    assert line.startswith("error: "), line
-    for n in needles:
-        assert n in line, f"{n!r} not in {line!r}"
-    return line
 
 
 def generate(tmp_path: Path, data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -13,8 +13,7 @@ from sentisynth.evaluation.experiment import Experiment
 from sentisynth.records import SyntheticExample
 from sentisynth.store import read_json, read_jsonl
 
-from .helpers import sst2_rows, write_csv
-from .test_cli_errors import assert_user_error, run_cli
+from .helpers import assert_user_error, run_cli, sst2_rows, write_csv
 
 
 def write_pool(path, extra=()):

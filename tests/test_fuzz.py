@@ -112,6 +112,14 @@ def test_well_quoted_files_round_trip_or_fail_with_a_data_error(tmp_path_factory
 # ------------------------------------------------------------------------------ config parsing
 
 
+def _valid_or_one_line_config_error(parse, arg) -> None:
+    """``parse(arg)`` either returns or raises a ConfigError whose message is one line; anything else escapes."""
+    try:
+        parse(arg)
+    except ConfigError as e:
+        assert "\n" not in str(e)
+
+
 @FUZZ
 @given(st.text(max_size=300))
 def test_any_text_as_an_experiment_config_is_valid_or_a_config_error(tmp_path_factory, text):
@@ -119,10 +127,7 @@ def test_any_text_as_an_experiment_config_is_valid_or_a_config_error(tmp_path_fa
 
     path = tmp_path_factory.mktemp("cfg") / "exp.yaml"
     path.write_text(text, encoding="utf-8")
-    try:
-        load_experiment_config(path)
-    except ConfigError as e:
-        assert "\n" not in str(e)
+    _valid_or_one_line_config_error(load_experiment_config, path)
 
 
 experiment_keys = st.sampled_from(["name", "datasets", "k", "seeds", "classifiers", "conditions", "metric", "ratios",
@@ -137,10 +142,7 @@ config_values = st.recursive(json_scalars | experiment_keys,
 def test_any_structure_as_an_experiment_config_is_valid_or_a_config_error(raw):
     from sentisynth.evaluation.config import parse_experiment_config
 
-    try:
-        parse_experiment_config(raw)
-    except ConfigError as e:
-        assert "\n" not in str(e)
+    _valid_or_one_line_config_error(parse_experiment_config, raw)
 
 
 @FUZZ
@@ -148,10 +150,7 @@ def test_any_structure_as_an_experiment_config_is_valid_or_a_config_error(raw):
 def test_any_set_option_is_read_or_a_config_error(pairs):
     from sentisynth.cli import _set_options
 
-    try:
-        _set_options(pairs)
-    except ConfigError as e:
-        assert "\n" not in str(e)
+    _valid_or_one_line_config_error(_set_options, pairs)
 
 
 @FUZZ
@@ -159,10 +158,7 @@ def test_any_set_option_is_read_or_a_config_error(pairs):
 def test_any_filter_spec_is_a_chain_or_a_config_error(specs):
     from sentisynth.filters.base import FilterChain
 
-    try:
-        FilterChain.from_config(specs if isinstance(specs, list) else [specs])
-    except ConfigError as e:
-        assert "\n" not in str(e)
+    _valid_or_one_line_config_error(FilterChain.from_config, specs if isinstance(specs, list) else [specs])
 
 
 # ------------------------------------------------------------------------------ the CLI end to end

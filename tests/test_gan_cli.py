@@ -13,7 +13,7 @@ from sentisynth.generators.base import make_generator
 from sentisynth.generators.gan.generator import GANGenerator
 from sentisynth.pipeline import write_generation_run
 
-from .test_cli_errors import assert_user_error, run_cli
+from .helpers import assert_user_error, run_cli
 
 GLOVE_FAST = ["--set", "encoder=glove", "--set", "pretrain=null", "--set", "epochs=20"]
 PNG = b"\x89PNG\r\n\x1a\n"

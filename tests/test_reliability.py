@@ -13,7 +13,6 @@ import random
 import signal
 import sqlite3
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from sentisynth.pipeline import write_generation_run
 from sentisynth.store import read_json
 
 from .fault_server import CONTENT_FAULTS, TRANSPORT_FAULTS, running_fault_server
-from .helpers import sst2_rows, write_csv
+from .helpers import cli_command, sst2_rows, write_csv
 
 LABELS = ["negative", "positive"]
 #: 40 % of requests faulted, every kind represented.
@@ -101,10 +100,6 @@ def test_a_server_that_never_recovers_fails_clearly_and_leaves_nothing_half_writ
 # ------------------------------------------------------------------------------ kill -9 loops
 
 
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "sentisynth.cli", *args]
-
-
 ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", "OMP_NUM_THREADS": "1"}
 
 
@@ -156,7 +151,7 @@ def test_kill_9_loop_during_generation_ends_with_the_uninterrupted_records(tmp_p
     def command(out: Path, cache: Path, url: str) -> list[str]:
         cfg = tmp_path / f"{out.name}.yaml"
         cfg.write_text(yaml.safe_dump({"backend_params": FAST_RETRIES, "cache_path": str(cache), "style_examples": 0}))
-        return _cli("generate", "hierarchical", "--backend", "openai", "--base-url", url, "--model", "fault-model",
+        return cli_command("generate", "hierarchical", "--backend", "openai", "--base-url", url, "--model", "fault-model",
                     "--labels", ",".join(LABELS), "--instruction", "Classify the sentiment of movie reviews.",
                     "-n", str(n), "--out", str(out), "--config", str(cfg))
 
@@ -195,10 +190,10 @@ def test_kill_9_loop_during_an_experiment_grid_ends_with_the_uninterrupted_resul
         return {str(p.relative_to(out)): {k: v for k, v in read_json(p).items() if k != "seconds"}
                 for p in sorted((out / "eval").rglob("*.json"))}
 
-    subprocess.run(_cli("experiment", str(cfg), "--out", str(tmp_path / "clean"), "--no-progress"), env=ENV, check=True,
+    subprocess.run(cli_command("experiment", str(cfg), "--out", str(tmp_path / "clean"), "--no-progress"), env=ENV, check=True,
                    timeout=600, capture_output=True)
     out = tmp_path / "killed"
-    cmd = _cli("experiment", str(cfg), "--out", str(out), "--no-progress")
+    cmd = cli_command("experiment", str(cfg), "--out", str(out), "--no-progress")
     kills = _kill_loop(cmd, out, random.Random(11), max_kills=8, window=(1.0, 5.0))
     subprocess.run(cmd, env=ENV, check=True, timeout=600, capture_output=True)
     print(f"\nRELIABILITY experiment kill loop: {kills} kills")

@@ -28,25 +28,10 @@ from sentisynth.generators.base import make_generator
 from sentisynth.generators.hierarchical import items_schema
 
 from .fault_server import running_fault_server
-from .helpers import sst2_rows, write_csv
+from .helpers import assert_user_error, run_cli, sst2_rows, write_csv
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "sentisynth"
 ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-
-
-def _cli(*args: str, prefix: tuple[str, ...] = (), env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([*prefix, sys.executable, "-m", "sentisynth.cli", *args], env=env or ENV, capture_output=True,
-                          text=True, timeout=timeout)
-
-
-def _one_error_line(proc: subprocess.CompletedProcess, *needles: str) -> str:
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
-    return lines[0]
 
 
 def _sha(path: Path) -> str:
@@ -75,10 +60,10 @@ def test_read_only_output_folder_is_a_clear_error_and_the_input_is_untouched(tmp
     os.chmod(out if where == "run" else ro, 0o555)
     try:
         prefix = NO_ROOT_OVERRIDE if os.geteuid() == 0 else ()
-        proc = _cli("generate", "eda", "--data", str(seed_file), "-n", "8", "--out", str(out), prefix=prefix)
+        proc = run_cli("generate", "eda", "--data", str(seed_file), "-n", "8", "--out", str(out), prefix=prefix)
     finally:
         os.chmod(out if where == "run" else ro, 0o755)
-    line = _one_error_line(proc, str(out), "fix:")
+    line = assert_user_error(proc, str(out), "fix:")
     assert ("cannot create the run directory" in line) if where == "parent" else ("not writable" in line)
     assert _sha(seed_file) == before
     assert (not out.exists()) if where == "parent" else list(out.iterdir()) == []
@@ -87,7 +72,7 @@ def test_read_only_output_folder_is_a_clear_error_and_the_input_is_untouched(tmp
 def test_output_path_under_a_file_is_a_clear_error(tmp_path, seed_file):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    _one_error_line(_cli("generate", "eda", "--data", str(seed_file), "-n", "8", "--out", str(blocker / "run")),
+    assert_user_error(run_cli("generate", "eda", "--data", str(seed_file), "-n", "8", "--out", str(blocker / "run")),
                     "cannot create the run directory")
 
 
@@ -105,7 +90,7 @@ def test_disk_full_mid_run_is_a_clear_error_then_resumes_exactly(tmp_path, seed_
     run that never hit the wall."""
     n = 400
     ref = tmp_path / "ref"
-    assert _cli("generate", "eda", "--data", str(seed_file), "-n", str(n), "--out", str(ref)).returncode == 0
+    assert run_cli("generate", "eda", "--data", str(seed_file), "-n", str(n), "--out", str(ref)).returncode == 0
     mnt, keep = tmp_path / "mnt", tmp_path / "keep"
     mnt.mkdir()
     keep.mkdir()
@@ -122,7 +107,7 @@ def test_disk_full_mid_run_is_a_clear_error_then_resumes_exactly(tmp_path, seed_
     """
     subprocess.run(["unshare", "-m", "sh", "-c", script], env=ENV, check=True, timeout=600)
     first = subprocess.CompletedProcess([], int((keep / "rc1").read_text()), (keep / "out1").read_text(), (keep / "err1").read_text())
-    _one_error_line(first, "No space left on device", "fix:", "rerun the same command to resume")
+    assert_user_error(first, "No space left on device", "fix:", "rerun the same command to resume")
     assert _sha(seed_file) == before
     partial = keep / "full" / "synthetic.jsonl.partial"
     assert partial.exists() and not (keep / "full" / "synthetic.jsonl").exists()
@@ -169,13 +154,13 @@ def test_api_keys_never_reach_any_written_file_log_or_error(tmp_path, how):
     common = ("--backend", "openai", "--model", "fault-model", "--labels", "negative,positive",
               "--instruction", "Classify the sentiment of movie reviews.", "--config", str(cfg))
     with running_fault_server(rates={"http_500": 0.3}, echo_auth=True, seed=5) as (url, server):
-        ok = _cli("generate", "hierarchical", *common, "--base-url", url, "-n", "12", "--out", str(workdir / "run"), env=env)
+        ok = run_cli("generate", "hierarchical", *common, "--base-url", url, "-n", "12", "--out", str(workdir / "run"), env=env)
     assert ok.returncode == 0, ok.stderr
     assert server.auth_seen == {KEY} and server.served["http_500"] > 0  # the key was used, and echoed in errors
     with running_fault_server(rates={"http_500": 1.0}, echo_auth=True) as (url, server):
-        failed = _cli("generate", "hierarchical", *common, "--base-url", url, "-n", "12", "--out", str(workdir / "failed"), env=env)
-    line = _one_error_line(failed, "HTTP 500", "<api_key>")
-    report = _cli("report", str(workdir / "run"), "--out", str(workdir / "report.html"), env=env)
+        failed = run_cli("generate", "hierarchical", *common, "--base-url", url, "-n", "12", "--out", str(workdir / "failed"), env=env)
+    line = assert_user_error(failed, "HTTP 500", "<api_key>")
+    report = run_cli("report", str(workdir / "run"), "--out", str(workdir / "report.html"), env=env)
     assert report.returncode == 0, report.stderr
     assert (workdir / "report.html").exists() and (cache / "llm_calls.sqlite").exists()
     assert _files_containing(workdir, KEY) == []
@@ -238,8 +223,8 @@ def test_yaml_configs_cannot_construct_python_objects(tmp_path):
     cfg = tmp_path / "evil.yaml"
     marker = tmp_path / "pwned"
     cfg.write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\n")
-    proc = _cli("experiment", str(cfg), "--out", str(tmp_path / "run"))
-    _one_error_line(proc, str(cfg))
+    proc = run_cli("experiment", str(cfg), "--out", str(tmp_path / "run"))
+    assert_user_error(proc, str(cfg))
     assert not marker.exists() and not (tmp_path / "run").exists()
 
 

@@ -317,7 +317,6 @@ def filter_(
     from .data import load_splits
     from .filters.base import FilterChain
     from .pipeline import write_filter_run
-
     from .yaml_files import read_yaml
 
     loaded = read_yaml(config)

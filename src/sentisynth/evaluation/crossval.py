@@ -290,6 +290,6 @@ def _flips(real: list[Example], oof: dict[str, np.ndarray], y: np.ndarray, ratio
         rows = [{"text": e.text, "label": e.label, "real_only_correct": float(b), "augmented_correct": float(a)}
                 for e, b, a in zip(real, before, after)]
         out[ratio_key(ratio)] = {"ratio": ratio,
-                            "fixed": [r for r in rows if r["real_only_correct"] < 0.5 <= r["augmented_correct"]],
-                            "broken": [r for r in rows if r["augmented_correct"] < 0.5 <= r["real_only_correct"]]}
+                                 "fixed": [r for r in rows if r["real_only_correct"] < 0.5 <= r["augmented_correct"]],
+                                 "broken": [r for r in rows if r["augmented_correct"] < 0.5 <= r["real_only_correct"]]}
     return out
