@@ -54,6 +54,38 @@ def _set_options(pairs: list[str]) -> dict:
     return out
 
 
+EXECUTOR_HELP = ("Where independent pieces run: local (this process) or ray (a local Ray instance, or the cluster at "
+                 "--ray-address / $RAY_ADDRESS). Results are the same either way.")
+RAY_ADDRESS_HELP = "Ray cluster to join with --executor ray (e.g. auto, ray://head:10001); default: start a local instance."
+
+
+def _executor(name: str | None, ray_address: str | None, options: dict | None = None):
+    """The executor from --executor/--ray-address, else from a config's ``executor:``/``ray:`` keys
+    (removed from ``options``, which are otherwise a component's parameters)."""
+    from .distributed import make_executor
+
+    spec = {"name": (options or {}).pop("executor", None) or "local"}
+    ray_options = (options or {}).pop("ray", None) or {}
+    if not isinstance(ray_options, dict):
+        raise ConfigError(f"ray: expected a mapping (address, num_cpus, num_workers, max_in_flight, max_retries); got {ray_options!r}.")
+    if name:
+        spec["name"] = name
+    if ray_address:
+        ray_options = {**ray_options, "address": ray_address}
+    if ray_options:
+        if spec["name"] != "ray":
+            raise ConfigError("--ray-address / ray: options need --executor ray (or executor: ray in the config).")
+        spec.update(ray_options)
+    return make_executor(spec)
+
+
+def _warn_unsharded(generator, executor) -> None:
+    """Say so when --executor ray cannot split this generator's work (it then runs here, as recorded in the manifest)."""
+    if executor.name != "local" and not getattr(generator, "shardable", False):
+        typer.echo(f"note: generator {generator.name!r} cannot be split into shards, so it runs in this process; its "
+                   f"LLM calls can be spread over several servers (backend openai, base_url: [url, ...]).", err=True)
+
+
 def _seed_set(dataset: str | None, data: Path | None, k: int | None, seed: int, *, required: bool = True, **file_options):
     """The real seed set: k per class drawn from a built-in dataset's train split, or the user's file
     (all of it, or k per class). Returns ``(TextDataset | None, description)``."""
@@ -110,6 +142,8 @@ def experiment(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: output_dir from the config, else runs/<name>)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Rerun cells that already have results."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    executor: Optional[str] = typer.Option(None, "--executor", help=EXECUTOR_HELP + " Default: the config's executor (local)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
 ) -> None:
     """Run an experiment grid (datasets x k x seeds x conditions x classifiers) and summarise it."""
     from .evaluation.config import load_experiment_config
@@ -119,7 +153,11 @@ def experiment(
     if not path.exists() and _shipped_config(config):
         path = _shipped_config(config)
     cfg = load_experiment_config(path)
-    exp = Experiment(cfg, output_dir=out, overwrite=overwrite, progress=progress and sys.stderr.isatty())
+    chosen = None
+    if executor or ray_address:
+        config_ray = cfg.ray.model_dump(exclude_none=True) if cfg.ray else {}
+        chosen = _executor(executor or cfg.executor, ray_address, {"ray": config_ray} if (executor or cfg.executor) == "ray" else {})
+    exp = Experiment(cfg, output_dir=out, overwrite=overwrite, progress=progress and sys.stderr.isatty(), executor=chosen)
     exp.run()
     root = Path(out or cfg.output_dir or Path("runs") / cfg.name)
     from .store import RunDir
@@ -143,6 +181,9 @@ def generate_eda(
     k: Optional[int] = typer.Option(None, help="Draw k examples per class as the seed set (default: all of --data; required with --dataset)."),
     seed: int = typer.Option(0, help="The one seed: subset choice and augmentation."),
     alpha: float = typer.Option(0.1, help="EDA alpha for all four operations (Wei & Zou 2019)."),
+    executor: Optional[str] = typer.Option(None, "--executor", help=EXECUTOR_HELP),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
+    batch_size: int = typer.Option(256, "--batch-size", help="Records per shard (the unit of work a worker runs and the driver appends)."),
 ) -> None:
     """Augment a seed set with EDA (synonym replacement, random insertion, swap, deletion)."""
     from .generators.base import make_generator
@@ -151,8 +192,9 @@ def generate_eda(
     label_list = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
     seed_set, _ = _seed_set(dataset, data, k, seed, text_column=text_column, label_column=label_column, labels=label_list,
                             encoding=encoding, format=format)
-    gen = make_generator("eda", alpha_sr=alpha, alpha_ri=alpha, alpha_rs=alpha, p_rd=alpha, random_state=seed)
-    path = write_generation_run(out, gen, seed_set, n, seed=seed, source=dataset or str(data))
+    gen = make_generator("eda", alpha_sr=alpha, alpha_ri=alpha, alpha_rs=alpha, p_rd=alpha, random_state=seed, batch_size=batch_size)
+    path = write_generation_run(out, gen, seed_set, n, seed=seed, source=dataset or str(data),
+                                executor=_executor(executor, ray_address), progress=sys.stderr.isatty())
     typer.echo(f"wrote {n} records to {path}")
 
 
@@ -165,13 +207,15 @@ def generate_hierarchical(
     labels: Optional[str] = typer.Option(None, help="Comma-separated label names, e.g. negative,positive."),
     model: Optional[str] = typer.Option(None, help="Short name (see `sentisynth models`), GGUF path, or hub/server model id."),
     backend: Optional[str] = typer.Option(None, help="llamacpp (in-process), openai (any OpenAI-compatible server) or transformers."),
-    base_url: Optional[str] = typer.Option(None, help="Server URL for --backend openai (or $SENTISYNTH_BASE_URL)."),
+    base_url: Optional[str] = typer.Option(None, help="Server URL for --backend openai (or $SENTISYNTH_BASE_URL); several, comma-separated, for a fleet serving one model."),
     n_source_type: Optional[int] = typer.Option(None, help="Explicit shape: source types (records per label = product)."),
     n_topic: Optional[int] = typer.Option(None, help="Explicit shape: topics per source type and label."),
     n_subtopic: Optional[int] = typer.Option(None, help="Explicit shape: subtopics per topic."),
     sample_per_subtopic: Optional[int] = typer.Option(None, help="Explicit shape: examples per subtopic."),
     data: Optional[Path] = typer.Option(None, help="Optional seed file: real examples shown to the model for tone."),
     seed: int = typer.Option(0, help="The one seed: every model call's seed derives from it."),
+    executor: Optional[str] = typer.Option(None, "--executor", help=EXECUTOR_HELP),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
 ) -> None:
     """Generate with hierarchical LLM prompting: source types -> topics per label -> subtopics -> examples."""
     from .data import load_file
@@ -179,6 +223,7 @@ def generate_hierarchical(
     from .pipeline import write_generation_run
 
     options: dict = _yaml_mapping(config)
+    run_on = _executor(executor, ray_address, options)
     flags = dict(instruction=instruction, model=model, backend=backend, n_source_type=n_source_type, n_topic=n_topic,
                  n_subtopic=n_subtopic, sample_per_subtopic=sample_per_subtopic)
     options.update({k: v for k, v in flags.items() if v is not None})
@@ -198,7 +243,8 @@ def generate_hierarchical(
         if not options.get("labels") and seed_set is None:
             raise ConfigError("pass --labels (comma-separated label names) or --data (a seed file whose labels are used).")
         n = per_label * len(options.get("labels") or seed_set.label_set.names)
-    path = write_generation_run(out, gen, seed_set, n, seed=seed, source=str(data) if data else "none")
+    _warn_unsharded(gen, run_on)
+    path = write_generation_run(out, gen, seed_set, n, seed=seed, source=str(data) if data else "none", executor=run_on)
     typer.echo(f"wrote {n} records to {path} (and synthetic.parquet, manifest.json)")
 
 
@@ -210,16 +256,19 @@ SEED_HELP = dict(
 )
 
 
-def _generate_named(name: str, out: Path, n: int, dataset, data, k, seed: int, config, sets: list[str]):
+def _generate_named(name: str, out: Path, n: int, dataset, data, k, seed: int, config, sets: list[str],
+                    executor: str | None = None, ray_address: str | None = None):
     """Fit the registered generator ``name`` (options from --config, then --set) on the seed set and write the run."""
     from .generators.base import make_generator
     from .pipeline import write_generation_run
 
     options = {**_yaml_mapping(config), **_set_options(sets)}
+    run_on = _executor(executor, ray_address, options)
     options.setdefault("random_state", seed)
     seed_set, source = _seed_set(dataset, data, k, seed)
     gen = make_generator(name, **options)
-    path = write_generation_run(out, gen, seed_set, n, seed=seed, source=source)
+    _warn_unsharded(gen, run_on)
+    path = write_generation_run(out, gen, seed_set, n, seed=seed, source=source, executor=run_on)
     return path, gen, seed_set
 
 
@@ -312,6 +361,8 @@ def filter_(
     eval_split: str = typer.Option("test", help="Split(s) of --eval-dataset, comma-separated (e.g. dev,test)."),
     seed: int = typer.Option(0, help="The one seed: seed-set draw and any sampling in filters."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    executor: Optional[str] = typer.Option(None, "--executor", help=EXECUTOR_HELP),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
 ) -> None:
     """Run a filter chain (teacher, perplexity, diversity, length, contamination) over generated records."""
     from .data import load_splits
@@ -321,6 +372,8 @@ def filter_(
 
     loaded = read_yaml(config)
     specs = loaded.get("filters") if isinstance(loaded, dict) else loaded
+    run_on = _executor(executor, ray_address, {k: v for k, v in loaded.items() if k in ("executor", "ray")}
+                       if isinstance(loaded, dict) else None)
     if not isinstance(specs, list) or not specs:
         raise ConfigError(f"{config}: expected a non-empty list of filters ([{{name: ..., params: {{...}}}}]); got {type(specs).__name__}.")
     chain = FilterChain.from_config(specs)
@@ -334,7 +387,7 @@ def filter_(
                 raise ConfigError(f"--eval-split {split!r}: dataset {eval_dataset!r} has no such split; expected test or dev.")
             eval_texts.extend(part.texts)
     path = write_filter_run(source, out, chain, seed_set, eval_texts=eval_texts, filter_config=specs, seed=seed,
-                            seed_source=seed_source, progress=progress and sys.stderr.isatty())
+                            seed_source=seed_source, progress=progress and sys.stderr.isatty(), executor=run_on)
     from .store import read_json
 
     m = read_json(out / "manifest.json")

@@ -112,12 +112,25 @@ def repair_jsonl(path: str | Path) -> int:
     if not path.exists():
         return 0
     with open(path, "rb+") as fh:
-        data = fh.read()
-        if not data or data.endswith(b"\n"):
+        size = fh.seek(0, os.SEEK_END)
+        if size == 0:
             return 0
-        keep = data.rfind(b"\n") + 1
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":  # the usual case, checked before every append: one byte read, not the file
+            return 0
+        end = size
+        while end > 0:  # walk back in blocks to the last complete line
+            start = max(0, end - (1 << 16))
+            fh.seek(start)
+            newline = fh.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            end = start
+        else:
+            keep = 0
         fh.truncate(keep)
-        return len(data) - keep
+        return size - keep
 
 
 def append_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> int:

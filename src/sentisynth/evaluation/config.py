@@ -112,6 +112,16 @@ class ConditionConfig(_Strict):
         return self
 
 
+class RayConfig(_Strict):
+    """Where a grid's cells run with ``executor: ray`` (see :class:`~sentisynth.distributed.RayExecutor`)."""
+
+    address: str | None = None
+    num_cpus: int | None = Field(default=None, ge=1)
+    num_workers: int | None = Field(default=None, ge=1)
+    max_in_flight: int | None = Field(default=None, ge=1)
+    max_retries: int = Field(default=3, ge=0)
+
+
 class ExperimentConfig(_Strict):
     name: str
     datasets: list[DatasetConfig] = Field(min_length=1)
@@ -128,6 +138,10 @@ class ExperimentConfig(_Strict):
     #: per dataset and synthetic condition, a t-SNE and fidelity/coverage metrics of its records (first
     #: seed, largest k) against a sample of the training pool (analysis/embeddings.py), for the report
     analysis: bool = False
+    #: where cells train: ``local`` (this process) or ``ray`` (``ray:`` says which cluster); results
+    #: are the same either way, so neither enters any cache key
+    executor: Literal["local", "ray"] = "local"
+    ray: RayConfig | None = None
 
     @field_validator("k")
     @classmethod

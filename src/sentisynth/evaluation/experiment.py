@@ -16,8 +16,10 @@ Layout under the run directory::
 
 from __future__ import annotations
 
+import functools
 import math
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from ..errors import DataError
 from ..records import Example, SyntheticExample, label_counts
 from ..store import RunDir, config_hash, file_sha256, jsonable, jsonl_text, read_json, read_jsonl, write_atomic, write_json
 from .allocation import per_label_prefix, synthetic_need
-from .classifiers import evaluate_predictions, make_classifier
+from .classifiers import CLASSIFIERS, evaluate_predictions, make_classifier
 from .config import ClassifierConfig, ConditionConfig, DatasetConfig, ExperimentConfig
 from .stats import summarize, summary_markdown
 
@@ -57,11 +59,22 @@ def _synthetic_path(root: Path, dataset: str, k: int, seed: int, condition: str)
 class Experiment:
     """Run (or resume) an experiment grid described by an :class:`ExperimentConfig`."""
 
-    def __init__(self, config: ExperimentConfig, output_dir: str | Path | None = None, overwrite: bool = False, progress: bool = True):
+    def __init__(self, config: ExperimentConfig, output_dir: str | Path | None = None, overwrite: bool = False,
+                 progress: bool = True, executor: Any = None):
         self.config = config
         self.output_dir = output_dir
         self.overwrite = overwrite
         self.progress = progress
+        self.executor = executor
+
+    def _executor(self) -> Any:
+        """The executor given to the constructor (``--executor``), else the config's ``executor``/``ray``."""
+        from ..distributed import make_executor
+
+        if self.executor is not None:
+            return make_executor(self.executor)
+        c = self.config
+        return make_executor({"name": c.executor, **(c.ray.model_dump(exclude_none=True) if c.ray and c.executor == "ray" else {})})
 
     # -- planning -----------------------------------------------------------------------------
 
@@ -148,7 +161,7 @@ class Experiment:
             command="experiment",
             status="running",
             config=c.model_dump(),
-            config_hash=config_hash(c.model_dump()),
+            config_hash=config_hash(c.model_dump(exclude={"executor", "ray"})),  # where it ran is not what it is
             seeds=c.seeds,
             datasets={n: sp.summary() for n, sp in splits.items()},
             models={n: e.identity() for n, e in encoders.items()},
@@ -158,26 +171,37 @@ class Experiment:
         clfs = {x.name: x for x in c.classifiers}
         conds = {x.name: x for x in c.conditions}
         tests = {d.name: self._eval_split(splits[d.name], d.eval_split).examples() for d in c.datasets}
-        done = skipped = 0
+        counts = {"run": 0, "skipped": 0}
         timings: dict[str, float] = {}
-        with self._progress_bar() as bar:
-            task = bar.add_task("experiment", total=len(cells))
+        executor = self._executor()
+        # The cells' classifiers train wherever the executor puts them (this process, or Ray actors
+        # that load the encoders once); training sets are drawn here, lazily, and results are
+        # written here in cell order — so a grid's results do not depend on the executor.
+        make_worker = ((lambda: _CellWorker(encoders)) if executor.name == "local"
+                       else functools.partial(_CellWorker.from_names, sorted(encoders)))
+        submitted: deque = deque()
+
+        def jobs():
             for cell in cells:
                 clf_cfg, cond = clfs[cell.classifier], conds[cell.condition]
                 cfg = self._cell_config(cell, clf_cfg, cond)
                 path = cell.path(root)
                 if not self.overwrite and path.exists() and self._finished(read_json(path), cfg, cond, cell):
-                    skipped += 1
+                    counts["skipped"] += 1
                     bar.advance(task)
                     continue
-                bar.update(task, description=f"{cell.dataset} {cell.classifier} k={cell.k} seed={cell.seed} {cell.condition}")
-                t = time.perf_counter()
                 train = self._training_set(root, splits[cell.dataset], cell, cond)
-                classifier = make_classifier(clf_cfg.kind, **self._classifier_params(clf_cfg, cell, encoders))
-                classifier.fit(train)
-                pred = classifier.predict(tests[cell.dataset])
+                params = self._classifier_params(clf_cfg, cell, {})
+                encoder = _encoder_name(clf_cfg) if "embedding" in CLASSIFIERS.get(clf_cfg.kind).accepts else None
+                submitted.append((cell, cfg, path, cond, train))
+                yield clf_cfg.kind, params, encoder, train, tests[cell.dataset]
+
+        with self._progress_bar() as bar:
+            task = bar.add_task("experiment", total=len(cells))
+            for pred, elapsed in executor.map_with(make_worker, _run_cell, jobs()):
+                cell, cfg, path, cond, train = submitted.popleft()
+                bar.update(task, description=f"{cell.dataset} {cell.classifier} k={cell.k} seed={cell.seed} {cell.condition}")
                 metrics = evaluate_predictions([e.label for e in tests[cell.dataset]], pred, splits[cell.dataset].label_set.names)
-                elapsed = time.perf_counter() - t
                 timings[cell.kind] = timings.get(cell.kind, 0.0) + elapsed
                 n_syn = sum(isinstance(e, SyntheticExample) for e in train)
                 extra = (self._coverage(root, cell, train, tests[cell.dataset], pred, encoders, splits[cell.dataset].label_set.names)
@@ -194,7 +218,7 @@ class Experiment:
                     "predictions": [splits[cell.dataset].label_set.index(p) for p in pred],
                     **extra,
                 })
-                done += 1
+                counts["run"] += 1
                 bar.advance(task)
 
         summary = self.summarize(root)
@@ -202,7 +226,8 @@ class Experiment:
             self._embedding_analyses(root, splits)
         run.write_manifest(
             status="complete",
-            cells={"total": len(cells), "run": done, "skipped": skipped},
+            cells={"total": len(cells), **counts},
+            executor=executor.describe(),
             seconds_total=round(time.perf_counter() - t0, 2),
             seconds_by_kind={k: round(v, 2) for k, v in timings.items()},
             embeddings_computed={n: getattr(e, "n_encoded_", 0) for n, e in encoders.items()},
@@ -287,10 +312,12 @@ class Experiment:
         return {n: make_encoder(n) for n in sorted(names)}
 
     def _classifier_params(self, clf: ClassifierConfig, cell: Cell, encoders: dict[str, Any]) -> dict[str, Any]:
+        """The classifier's parameters for ``cell``; its shared encoder object when ``encoders`` has it
+        (else the worker that trains it puts its own in, see :class:`_CellWorker`)."""
         params = dict(clf.params)
         from .classifiers import CLASSIFIERS
 
-        if "embedding" in CLASSIFIERS.get(clf.kind).accepts:
+        if "embedding" in CLASSIFIERS.get(clf.kind).accepts and _encoder_name(clf) in encoders:
             params["encoder"] = encoders[_encoder_name(clf)]
         params.setdefault("random_state", cell.seed or 0)
         return params
@@ -451,6 +478,31 @@ class Experiment:
         write_json(raw_meta, {"key": raw_key, "n": len(records), "generator": cond.generator, "params": params,
                               "report": gen.report() if hasattr(gen, "report") else None})
         return records, params
+
+
+class _CellWorker:
+    """What trains cells: the frozen encoders, loaded once per worker (in this process: the shared ones)."""
+
+    def __init__(self, encoders: dict[str, Any]):
+        self.encoders = encoders
+
+    @classmethod
+    def from_names(cls, names: list[str]) -> "_CellWorker":
+        from ..backends.encoders import make_encoder
+
+        return cls({n: make_encoder(n) for n in names})
+
+
+def _run_cell(worker: _CellWorker, job: tuple) -> tuple[list[str], float]:
+    """Train one cell's classifier on its training set and predict the evaluation set: (predictions, seconds)."""
+    kind, params, encoder, train, test = job
+    if encoder is not None:
+        params = {**params, "encoder": worker.encoders[encoder]}
+    t = time.perf_counter()
+    classifier = make_classifier(kind, **params)
+    classifier.fit(train)
+    pred = classifier.predict(test)
+    return list(pred), time.perf_counter() - t
 
 
 def _write_records(path: Path, rows: list[dict[str, Any]]) -> None:

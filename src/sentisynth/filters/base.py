@@ -31,6 +31,10 @@ class Filter:
     name: ClassVar[str] = "base"
     #: True when ``fit`` needs the evaluation texts (contamination); the chain passes them only then.
     needs_eval_texts: ClassVar[bool] = False
+    #: True when ``apply`` decides each record on its own (no state carried between records or
+    #: batches), so batches may be scored in parallel on other workers (``--executor ray``);
+    #: False (deduplication) means the filter must see every record, in order, in one place.
+    per_record: ClassVar[bool] = False
 
     def get_params(self) -> dict[str, Any]:
         return constructor_params(self)
@@ -99,8 +103,9 @@ class FilterChain:
             filters.append(make_filter(spec["name"], **(spec.get("params") or {})))
         return cls(filters)
 
-    def fit(self, seed_examples: Sequence[Example] = (), eval_texts: Sequence[str] = ()) -> "FilterChain":
-        for f in self.filters:
+    def fit(self, seed_examples: Sequence[Example] = (), eval_texts: Sequence[str] = (), start: int = 0) -> "FilterChain":
+        """Fit the filters from position ``start`` on (the ones before run on workers, fitted there)."""
+        for f in self.filters[start:]:
             f.fit(seed_examples, eval_texts if f.needs_eval_texts else ())
         names = [f.name for f in self.filters]
         # report keys: the filter's name, numbered when a chain uses one filter twice
@@ -108,9 +113,10 @@ class FilterChain:
         self.counts_: dict[str, dict[str, Any]] = {}
         return self
 
-    def apply(self, records: Sequence[SyntheticExample]) -> tuple[list[SyntheticExample], list[dict[str, Any]]]:
+    def apply(self, records: Sequence[SyntheticExample], start: int = 0) -> tuple[list[SyntheticExample], list[dict[str, Any]]]:
+        """Run ``records`` through the filters from position ``start`` on: (kept, rejected entries)."""
         kept, rejected = list(records), []
-        for key, f in zip(self.keys_, self.filters):
+        for key, f in zip(self.keys_[start:], self.filters[start:]):
             seen = Counter(r.label for r in kept)
             kept, out = f.apply(kept)
             c = self.counts_.setdefault(key, {"seen": Counter(), "rejected": Counter()})
@@ -118,6 +124,19 @@ class FilterChain:
             c["rejected"].update(r["record"]["label"] for r in out)
             rejected.extend(out)
         return kept, rejected
+
+    def per_record_prefix(self) -> int:
+        """How many leading filters decide record by record (they can run on any worker)."""
+        n = 0
+        while n < len(self.filters) and self.filters[n].per_record:
+            n += 1
+        return n
+
+    def add_counts(self, position: int, counts: dict[str, Counter]) -> None:
+        """Merge the seen/rejected counts a worker's copy of filter ``position`` made into this chain's report."""
+        c = self.counts_.setdefault(self.keys_[position], {"seen": Counter(), "rejected": Counter()})
+        c["seen"].update(counts["seen"])
+        c["rejected"].update(counts["rejected"])
 
     def report(self) -> dict[str, Any]:
         """Per filter: records seen and rejected, in total and per label (for the manifest)."""

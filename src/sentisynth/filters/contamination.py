@@ -46,6 +46,8 @@ class ContaminationFilter(Filter):
     encoder : sentence encoder for the cosine check.
     """
 
+    per_record = True  # a record's fate depends on it alone: batches can be scored anywhere
+
     needs_eval_texts = True
 
     def __init__(

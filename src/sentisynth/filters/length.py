@@ -13,6 +13,8 @@ from .base import Filter, register_filter
 class LengthFilter(Filter):
     """Keep records with ``min_words <= words <= max_words`` (``max_words=None``: no upper bound)."""
 
+    per_record = True  # a record's fate depends on it alone: batches can be scored anywhere
+
     def __init__(self, min_words: int = 2, max_words: int | None = 120):
         self.min_words = min_words
         self.max_words = max_words

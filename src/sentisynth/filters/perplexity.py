@@ -33,6 +33,8 @@ class PerplexityFilter(Filter):
     min_perplexity : reject records below this (``None``: off).
     """
 
+    per_record = True  # a record's fate depends on it alone: batches can be scored anywhere
+
     def __init__(
         self,
         model: str = "smollm2-135m",

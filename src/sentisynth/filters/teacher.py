@@ -59,6 +59,8 @@ class TeacherFilter(Filter):
     cache_path : SQLite file for LLM scores (default: the shared LLM call cache, ``<cache>/llm_calls.sqlite``).
     """
 
+    per_record = True  # a record's fate depends on it alone: batches can be scored anywhere
+
     def __init__(
         self,
         teacher: str = "llm",

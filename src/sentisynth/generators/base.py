@@ -4,11 +4,18 @@ A generator's ``__init__`` only stores keyword arguments (scikit-learn style); `
 or caches whatever it needs from the real seed examples and returns ``self``; ``generate(n)``
 yields *batches* (lists) of :class:`~sentisynth.records.SyntheticExample` totalling exactly ``n``
 records, balanced across labels unless ``labels`` restricts them. Capabilities are class
-attributes (``produces``), never checks of class names.
+attributes (``produces``, ``shardable``), never checks of class names.
+
+A *shardable* generator also offers ``plan(n, labels, shard_size)`` → a list of :class:`Shard` and
+``generate_shard(shard)`` → that slice's records, where each record depends only on the fitted
+state and its position. The concatenated shards are exactly ``generate(n)``'s stream, so the
+pipeline can run them anywhere (``--executor ray``) and in any order, write them in order, and on
+resume skip the shards already written instead of replaying them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar, Iterator, Sequence
 
 from ..errors import ConfigError
@@ -24,6 +31,8 @@ class Generator:
 
     name: ClassVar[str] = "base"
     produces: ClassVar[str] = "text"  # "text" or "embedding"
+    #: True when ``plan``/``generate_shard`` exist (a property where it depends on parameters).
+    shardable: ClassVar[bool] = False
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters as stored (the config that reproduces this generator)."""
@@ -58,6 +67,40 @@ def balanced_quota(n: int, labels: Sequence[str]) -> dict[str, int]:
     """Split ``n`` records across ``labels`` as evenly as possible (earlier labels get the remainder)."""
     base, extra = divmod(n, len(labels))
     return {lab: base + (1 if i < extra else 0) for i, lab in enumerate(labels)}
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Positions ``start:stop`` of the round-robin record stream of ``n`` records over ``labels``."""
+
+    labels: tuple[str, ...]
+    n: int
+    start: int
+    stop: int
+
+    def positions(self) -> Iterator[tuple[str, int]]:
+        """(label, index within the label) of each record of this slice, in stream order.
+
+        The stream visits labels round-robin; with the balanced quota the first ``n mod L`` labels
+        get one record more, so position ``p`` is label ``p mod L``'s record ``p div L`` in the
+        full rounds and the ``extra`` labels' last record after them.
+        """
+        n_labels = len(self.labels)
+        full = (self.n // n_labels) * n_labels
+        for p in range(self.start, self.stop):
+            if p < full:
+                yield self.labels[p % n_labels], p // n_labels
+            else:
+                yield self.labels[p - full], self.n // n_labels
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+def plan_shards(n: int, labels: Sequence[str], shard_size: int) -> list[Shard]:
+    """``n`` records over ``labels`` cut into consecutive shards of ``shard_size`` records."""
+    labels = tuple(labels)
+    return [Shard(labels, n, start, min(n, start + shard_size)) for start in range(0, n, max(1, shard_size))]
 
 
 def make_generator(name: str, **params: Any) -> Generator:

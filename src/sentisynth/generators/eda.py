@@ -39,9 +39,10 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import ConfigError, DataError, ResourceError, param_error
 from ..records import Example, LabelSet, SyntheticExample
-from .base import Generator, balanced_quota, register_generator
+from .base import Generator, Shard, balanced_quota, plan_shards, register_generator
 
 OPERATIONS = ("sr", "ri", "rs", "rd")
+SEEDINGS = ("record", "stream")
 
 #: The stop-word list of the reference implementation (NLTK's English list plus ""), verbatim, so
 #: that synonym replacement touches the same words as in the paper's experiments.
@@ -344,6 +345,12 @@ class EDAGenerator(Generator):
         Records per yielded batch.
     random_state : int
         The one seed of all randomness: same seed and fit data give identical output.
+    seeding : "record" or "stream"
+        ``"record"`` (default): the i-th record of a label draws from its own generator seeded by
+        (random_state, label, i), so any slice of the output can be computed on its own — in
+        another process or on another machine (``--executor ray``) — and comes out the same.
+        ``"stream"``: one generator per label drawn in sequence, the scheme of SentiSynth before the
+        Ray executor; kept so figures made with it can be reproduced (it cannot be sharded).
     wordnet_dir : path or None
         WordNet 3.0 database directory; by default SENTISYNTH_WORDNET_DIR, nltk_data
         ``corpora/wordnet`` or ``/usr/share/wordnet``.
@@ -364,6 +371,7 @@ class EDAGenerator(Generator):
         operations: Sequence[str] = OPERATIONS,
         batch_size: int = 256,
         random_state: int = 0,
+        seeding: str = "record",
         wordnet_dir: str | os.PathLike | None = None,
     ) -> None:
         self.alpha_sr = alpha_sr
@@ -374,7 +382,13 @@ class EDAGenerator(Generator):
         self.operations = operations
         self.batch_size = batch_size
         self.random_state = random_state
+        self.seeding = seeding
         self.wordnet_dir = wordnet_dir
+
+    @property
+    def shardable(self) -> bool:
+        """Per-record seeding makes every slice of the output computable on its own."""
+        return self.seeding == "record"
 
     # ----------------------------------------------------------------------- validation
 
@@ -394,6 +408,8 @@ class EDAGenerator(Generator):
                 raise param_error(owner, name, f"an int >= {minimum}", value)
         if self.n_aug is not None and (not _is_int(self.n_aug) or self.n_aug < 1):
             raise param_error(owner, "n_aug", "None or an int >= 1", self.n_aug)
+        if self.seeding not in SEEDINGS:
+            raise param_error(owner, "seeding", f"one of {list(SEEDINGS)}", self.seeding)
         return self._active_operations(owner)
 
     def _active_operations(self, owner: str) -> list[str]:
@@ -426,7 +442,14 @@ class EDAGenerator(Generator):
         self.wordnet_, self.wordnet_dir_, self.wordnet_requested_ = reader, directory, self.wordnet_dir
         self._synonym_cache: dict[str, tuple[str, ...]] = synonyms
         self.labels_ = list(LabelSet.from_labels(seeds_by_label).names)
+        self.seed_orders_ = {lab: self._shuffled(lab, seeds) for lab, seeds in seeds_by_label.items()}
         return self
+
+    def _shuffled(self, label: str, seeds: list[tuple[int, str, tuple[str, ...]]]) -> list[tuple[int, str, tuple[str, ...]]]:
+        """The order in which ``label``'s seeds are cycled (the same shuffle as the stream scheme)."""
+        order = list(seeds)
+        random.Random(f"eda:{self.random_state}:{label}").shuffle(order)
+        return order
 
     def _index_seeds(self, seed_examples: Sequence[Example]) -> dict[str, list[tuple[int, str, tuple[str, ...]]]]:
         """Per label: (index in seed_examples, original text, cleaned words)."""
@@ -460,11 +483,37 @@ class EDAGenerator(Generator):
 
     def generate(self, n: int, labels: Sequence[str] | None = None) -> Iterator[list[SyntheticExample]]:
         """Yield batches of ``n`` augmented sentences in total, balanced across ``labels``."""
+        if self.seeding == "record":
+            return (self.generate_shard(shard) for shard in self.plan(n, labels))
         self._check_fitted()
         if not _is_int(n) or n < 0:
             raise ConfigError(f"{type(self).__name__}.generate(n) needs an int n >= 0; got {n!r}.")
         labels = self._requested_labels(labels)
         return self._batches(int(n), labels)
+
+    def plan(self, n: int, labels: Sequence[str] | None = None, shard_size: int | None = None) -> list[Shard]:
+        """The slices of ``generate(n, labels)``'s record stream, ``shard_size`` (default
+        ``batch_size``) records each; the concatenated shards are the stream, however they are run."""
+        self._check_fitted()
+        if not _is_int(n) or n < 0:
+            raise ConfigError(f"{type(self).__name__}.generate(n) needs an int n >= 0; got {n!r}.")
+        if not self.shardable:
+            raise ConfigError(f"{type(self).__name__} with seeding={self.seeding!r} draws one stream per label and "
+                              f"cannot be split; fix: use seeding='record'.")
+        return plan_shards(int(n), self._requested_labels(labels), shard_size or self.batch_size)
+
+    def generate_shard(self, shard: Shard) -> list[SyntheticExample]:
+        """The records of one slice of the stream (round-robin over labels, each record seeded on its own)."""
+        self._check_fitted()
+        out = []
+        for label, k in shard.positions():
+            seeds = self.seed_orders_[label]
+            p, i = divmod(k, len(seeds))
+            index, text, words = seeds[i]
+            op = self.operations_[(i + p) % len(self.operations_)]
+            rng = random.Random(f"eda:{self.random_state}:{label}:{k}")
+            out.append(self._augment_seed(label, index, text, words, op, rng))
+        return out
 
     def _requested_labels(self, labels: Sequence[str] | None) -> list[str]:
         if labels is None:
