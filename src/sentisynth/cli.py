@@ -153,10 +153,9 @@ def experiment(
     if not path.exists() and _shipped_config(config):
         path = _shipped_config(config)
     cfg = load_experiment_config(path)
-    chosen = None
-    if executor or ray_address:
-        config_ray = cfg.ray.model_dump(exclude_none=True) if cfg.ray else {}
-        chosen = _executor(executor or cfg.executor, ray_address, {"ray": config_ray} if (executor or cfg.executor) == "ray" else {})
+    from .distributed import make_executor
+
+    chosen = make_executor(cfg.executor_spec(executor, ray_address))
     exp = Experiment(cfg, output_dir=out, overwrite=overwrite, progress=progress and sys.stderr.isatty(), executor=chosen)
     exp.run()
     root = Path(out or cfg.output_dir or Path("runs") / cfg.name)

@@ -156,9 +156,8 @@ def _append_shards(generator: Generator, examples: list[Any], n: int, partial: P
     offset = todo[0].start if todo else resumed
     # Only the records of the shard a crash cut through are held, to check them against the recomputation.
     written = [_content(r) for i, r in enumerate(read_jsonl(partial)) if i >= offset]
-    make_worker = (lambda: generator) if executor.name == "local" else functools.partial(
-        _fitted_generator, generator.name, generator.get_params(), examples)
-    for shard, batch in zip(todo, executor.map_with(make_worker, _generate_shard, todo)):
+    make_worker = functools.partial(_fitted_generator, generator.name, generator.get_params(), examples)
+    for shard, batch in zip(todo, executor.map_with(make_worker, _generate_shard, todo, here=generator)):
         fresh = []
         for position, rec in enumerate(batch, start=shard.start):
             if position - offset < len(written):

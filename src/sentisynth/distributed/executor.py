@@ -1,9 +1,10 @@
 """Executors: where the independent pieces of a job run — in this process, or as Ray tasks.
 
 A job (generation shards, filter batches, experiment-grid cells) is handed to an executor as
-``map_with(make_worker, call, items)``: ``make_worker()`` builds the expensive state once per
-worker (a fitted generator, a fitted filter chain, loaded encoders), ``call(worker, item)`` does
-one piece of work. Results come back **in item order**, whatever order they finished in, so the
+``map_with(make_worker, call, items, here=...)``: ``make_worker()`` builds the expensive state once
+per worker (a fitted generator, a fitted filter chain, loaded encoders), ``call(worker, item)`` does
+one piece of work, and ``here`` is that state when the caller already has it (the local executor
+then uses it instead of building a second copy). Results come back **in item order**, whatever order they finished in, so the
 driver writes exactly what the local executor writes: same seed, same records, same metrics.
 
 Memory stays bounded: at most ``max_in_flight`` items are submitted and not yet handed back, so a
@@ -23,26 +24,9 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Callable, ClassVar, Iterable, Iterator
 
-from ..errors import ConfigError, ResourceError
+from ..errors import ConfigError, ResourceError, SentiSynthError
 
 EXECUTORS = ("local", "ray")
-
-
-class LocalPool:
-    """One worker in this process, built on first use."""
-
-    def __init__(self, make_worker: Callable[[], Any]):
-        self.make_worker = make_worker
-
-    def map(self, call: Callable[[Any, Any], Any], items: Iterable[Any]) -> Iterator[Any]:
-        """``call(worker, item)`` for each item, in order."""
-        for item in items:
-            if not hasattr(self, "worker_"):
-                self.worker_ = self.make_worker()
-            yield call(self.worker_, item)
-
-    def close(self) -> None:
-        self.__dict__.pop("worker_", None)
 
 
 class LocalExecutor:
@@ -53,23 +37,22 @@ class LocalExecutor:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}
 
-    def pool(self, make_worker: Callable[[], Any]) -> LocalPool:
-        return LocalPool(make_worker)
-
-    def map_with(self, make_worker: Callable[[], Any], call: Callable[[Any, Any], Any], items: Iterable[Any]) -> Iterator[Any]:
-        """``call(worker, item)`` for each item in order, with one worker built on first use."""
-        yield from self.pool(make_worker).map(call, items)
+    def map_with(self, make_worker: Callable[[], Any], call: Callable[[Any, Any], Any], items: Iterable[Any],
+                 here: Any = None) -> Iterator[Any]:
+        """``call(worker, item)`` for each item in order, with ``here`` as the worker, else one built on first use."""
+        worker = here
+        for item in items:
+            if worker is None:
+                worker = make_worker()
+            yield call(worker, item)
 
     def close(self) -> None:
         """Nothing to release."""
 
 
 class RayPool:
-    """Ray actors that each build one worker, serving calls with results handed back in item order.
-
-    The actors live until :meth:`close`, so a pool used for many batches (an LLM backend answering
-    wave after wave of requests) loads its model once per actor, not once per batch.
-    """
+    """Ray actors that each build one worker, serving calls with results handed back in item order;
+    the actors live until :meth:`close`."""
 
     def __init__(self, ray: Any, make_worker: Callable[[], Any], n_workers: int, max_in_flight: int, max_retries: int):
         self.ray, self.max_in_flight, self.max_retries = ray, max_in_flight, max_retries
@@ -139,10 +122,13 @@ class RayExecutor:
         self.max_retries = max_retries
 
     def _check_params(self) -> None:
-        for name, lo in (("num_cpus", 1), ("num_workers", 1), ("max_in_flight", 1), ("max_retries", 0)):
+        for name, lo, optional in (("num_cpus", 1, True), ("num_workers", 1, True), ("max_in_flight", 1, True),
+                                   ("max_retries", 0, False)):
             v = getattr(self, name)
-            if name == "max_retries" and v is None or v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < lo):
-                raise ConfigError(f"The '{name}' parameter of the ray executor must be {'None or ' if name != 'max_retries' else ''}"
+            if v is None and optional:
+                continue
+            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+                raise ConfigError(f"The '{name}' parameter of the ray executor must be {'None or ' if optional else ''}"
                                   f"an int >= {lo}; got {v!r} instead.")
         if self.address is not None and not isinstance(self.address, str):
             raise ConfigError(f"The 'address' parameter of the ray executor must be a string such as 'auto' or "
@@ -154,7 +140,7 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            raise ResourceError("--executor ray needs Ray; fix: pip install 'sentisynth[ray]' (ray[data]==2.60.0).") from None
+            raise ResourceError("--executor ray needs Ray; fix: pip install 'sentisynth[ray]' (ray==2.60.0).") from None
         if not ray.is_initialized():
             options: dict[str, Any] = {"include_dashboard": False, "logging_level": "error", "log_to_driver": False}
             if self.address:
@@ -179,15 +165,14 @@ class RayExecutor:
             info["cluster_cpus"] = self.ray_.cluster_resources().get("CPU")
         return info
 
-    def pool(self, make_worker: Callable[[], Any]) -> RayPool:
+    def map_with(self, make_worker: Callable[[], Any], call: Callable[[Any, Any], Any], items: Iterable[Any],
+                 here: Any = None) -> Iterator[Any]:
+        """Like :meth:`LocalExecutor.map_with`, on a pool of Ray actors (each builds its own worker:
+        ``here`` lives in this process) released at the end."""
         if not hasattr(self, "ray_"):
             self.start()
         n_workers = self.num_workers or max(1, int(self.ray_.cluster_resources().get("CPU", 1)))
-        return RayPool(self.ray_, make_worker, n_workers, self.max_in_flight or 2 * n_workers, self.max_retries)
-
-    def map_with(self, make_worker: Callable[[], Any], call: Callable[[Any, Any], Any], items: Iterable[Any]) -> Iterator[Any]:
-        """Like :meth:`LocalExecutor.map_with`, on a pool of Ray actors released at the end."""
-        pool = self.pool(make_worker)
+        pool = RayPool(self.ray_, make_worker, n_workers, self.max_in_flight or 2 * n_workers, self.max_retries)
         try:
             yield from pool.map(call, items)
         finally:
@@ -214,8 +199,6 @@ class _Worker:
 
 def _get(ray: Any, ref: Any, max_retries: int) -> Any:
     """``ray.get``, re-raising a user-facing error from a worker as itself (one line, no remote traceback)."""
-    from ..errors import SentiSynthError
-
     try:
         return ray.get(ref)
     except ray.exceptions.RayTaskError as e:

@@ -143,6 +143,19 @@ class ExperimentConfig(_Strict):
     executor: Literal["local", "ray"] = "local"
     ray: RayConfig | None = None
 
+    def executor_spec(self, name: str | None = None, address: str | None = None) -> dict[str, Any]:
+        """What :func:`~sentisynth.distributed.make_executor` takes: ``name`` (``--executor``) or the
+        config's ``executor``, with the ``ray:`` settings when that is ray (a ``ray:`` section stays
+        unused under local) and ``address`` (``--ray-address``) over the config's."""
+        spec: dict[str, Any] = {"name": name or self.executor}
+        if spec["name"] == "ray" and self.ray is not None:
+            spec.update(self.ray.model_dump(exclude_none=True))
+        if address:
+            if spec["name"] != "ray":
+                raise ConfigError("--ray-address / ray: options need --executor ray (or executor: ray in the config).")
+            spec["address"] = address
+        return spec
+
     @field_validator("k")
     @classmethod
     def _positive_k(cls, v: list[int]) -> list[int]:

@@ -71,10 +71,7 @@ class Experiment:
         """The executor given to the constructor (``--executor``), else the config's ``executor``/``ray``."""
         from ..distributed import make_executor
 
-        if self.executor is not None:
-            return make_executor(self.executor)
-        c = self.config
-        return make_executor({"name": c.executor, **(c.ray.model_dump(exclude_none=True) if c.ray and c.executor == "ray" else {})})
+        return make_executor(self.executor if self.executor is not None else self.config.executor_spec())
 
     # -- planning -----------------------------------------------------------------------------
 
@@ -177,8 +174,7 @@ class Experiment:
         # The cells' classifiers train wherever the executor puts them (this process, or Ray actors
         # that load the encoders once); training sets are drawn here, lazily, and results are
         # written here in cell order — so a grid's results do not depend on the executor.
-        make_worker = ((lambda: _CellWorker(encoders)) if executor.name == "local"
-                       else functools.partial(_CellWorker.from_names, sorted(encoders)))
+        make_worker = functools.partial(_CellWorker.from_names, sorted(encoders))
         submitted: deque = deque()
 
         def jobs():
@@ -191,14 +187,12 @@ class Experiment:
                     bar.advance(task)
                     continue
                 train = self._training_set(root, splits[cell.dataset], cell, cond)
-                params = self._classifier_params(clf_cfg, cell, {})
-                encoder = _encoder_name(clf_cfg) if "embedding" in CLASSIFIERS.get(clf_cfg.kind).accepts else None
                 submitted.append((cell, cfg, path, cond, train))
-                yield clf_cfg.kind, params, encoder, train, tests[cell.dataset]
+                yield clf_cfg.kind, *self._classifier_params(clf_cfg, cell), train, tests[cell.dataset]
 
         with self._progress_bar() as bar:
             task = bar.add_task("experiment", total=len(cells))
-            for pred, elapsed in executor.map_with(make_worker, _run_cell, jobs()):
+            for pred, elapsed in executor.map_with(make_worker, _run_cell, jobs(), here=_CellWorker(encoders)):
                 cell, cfg, path, cond, train = submitted.popleft()
                 bar.update(task, description=f"{cell.dataset} {cell.classifier} k={cell.k} seed={cell.seed} {cell.condition}")
                 metrics = evaluate_predictions([e.label for e in tests[cell.dataset]], pred, splits[cell.dataset].label_set.names)
@@ -311,16 +305,12 @@ class Experiment:
 
         return {n: make_encoder(n) for n in sorted(names)}
 
-    def _classifier_params(self, clf: ClassifierConfig, cell: Cell, encoders: dict[str, Any]) -> dict[str, Any]:
-        """The classifier's parameters for ``cell``; its shared encoder object when ``encoders`` has it
-        (else the worker that trains it puts its own in, see :class:`_CellWorker`)."""
+    def _classifier_params(self, clf: ClassifierConfig, cell: Cell) -> tuple[dict[str, Any], str | None]:
+        """The classifier's parameters for ``cell``, and the name of the frozen encoder it needs (the
+        worker that trains it puts its loaded copy in, see :class:`_CellWorker`), or None."""
         params = dict(clf.params)
-        from .classifiers import CLASSIFIERS
-
-        if "embedding" in CLASSIFIERS.get(clf.kind).accepts and _encoder_name(clf) in encoders:
-            params["encoder"] = encoders[_encoder_name(clf)]
         params.setdefault("random_state", cell.seed or 0)
-        return params
+        return params, _encoder_name(clf) if "embedding" in CLASSIFIERS.get(clf.kind).accepts else None
 
     def _training_set(self, root: Path, sp: DatasetSplits, cell: Cell, cond: ConditionConfig) -> list[Example]:
         if cell.kind == "ceiling":

@@ -485,22 +485,23 @@ class EDAGenerator(Generator):
         """Yield batches of ``n`` augmented sentences in total, balanced across ``labels``."""
         if self.seeding == "record":
             return (self.generate_shard(shard) for shard in self.plan(n, labels))
+        return self._batches(self._checked_n(n), self._requested_labels(labels))
+
+    def _checked_n(self, n: Any) -> int:
+        """``n`` once the generator is fitted and ``n`` is an integer >= 0 (numpy integers too)."""
         self._check_fitted()
         if not _is_int(n) or n < 0:
             raise ConfigError(f"{type(self).__name__}.generate(n) needs an int n >= 0; got {n!r}.")
-        labels = self._requested_labels(labels)
-        return self._batches(int(n), labels)
+        return int(n)
 
     def plan(self, n: int, labels: Sequence[str] | None = None, shard_size: int | None = None) -> list[Shard]:
         """The slices of ``generate(n, labels)``'s record stream, ``shard_size`` (default
         ``batch_size``) records each; the concatenated shards are the stream, however they are run."""
-        self._check_fitted()
-        if not _is_int(n) or n < 0:
-            raise ConfigError(f"{type(self).__name__}.generate(n) needs an int n >= 0; got {n!r}.")
+        n = self._checked_n(n)
         if not self.shardable:
             raise ConfigError(f"{type(self).__name__} with seeding={self.seeding!r} draws one stream per label and "
                               f"cannot be split; fix: use seeding='record'.")
-        return plan_shards(int(n), self._requested_labels(labels), shard_size or self.batch_size)
+        return plan_shards(n, self._requested_labels(labels), shard_size or self.batch_size)
 
     def generate_shard(self, shard: Shard) -> list[SyntheticExample]:
         """The records of one slice of the stream (round-robin over labels, each record seeded on its own)."""
