@@ -63,13 +63,13 @@ def decode_rate(model_path: str, threads: int, max_tokens: int = 128) -> dict:
     return {"completion_tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": tokens / seconds}
 
 
-def run_sentisynth(model: str, n: int, threads: int, out: Path, cache: Path) -> dict:
+def run_sentisynth(model: str, n: int, threads: int, out: Path, cache: Path, n_parallel: int) -> dict:
     from sentisynth.generators.hierarchical import HierarchicalGenerator, normalize
     from sentisynth.pipeline import write_generation_run
     from sentisynth.store import read_json, read_jsonl
 
     gen = HierarchicalGenerator(instruction=INSTRUCTION, labels=LABELS, model=model, n_record_to_generate=n,
-                                backend_params={"n_threads": threads}, cache_path=str(cache), random_state=0)
+                                backend_params={"n_threads": threads, "n_parallel": n_parallel}, cache_path=str(cache), random_state=0)
     t = time.perf_counter()
     path = write_generation_run(out, gen, None, n, seed=0, source="none")
     seconds = time.perf_counter() - t
@@ -163,6 +163,8 @@ def main() -> None:
     ap.add_argument("--model", default="qwen2.5-1.5b-instruct", help="short name or .gguf path (default: qwen2.5-1.5b-instruct)")
     ap.add_argument("--n", type=int, default=200, help="n_record_to_generate for both generators (default: 200)")
     ap.add_argument("--threads", type=int, default=2, help="llama.cpp threads for every measurement (default: 2)")
+    ap.add_argument("--n-parallel", type=int, default=4,
+                    help="SentiSynth's requests decoded together (llamacpp n_parallel; 1 = one at a time; default: 4)")
     ap.add_argument("--anyclassifier", type=Path, default=None, help="directory holding the anyclassifier package (pip --target)")
     ap.add_argument("--out", type=Path, default=Path("runs/bench-hierarchical"), help="where pools and results.json go")
     args = ap.parse_args()
@@ -171,7 +173,8 @@ def main() -> None:
 
     model_path = str(resolve_model(args.model).path)
     args.out.mkdir(parents=True, exist_ok=True)
-    results: dict = {"model": args.model, "model_path": model_path, "n_record_to_generate": args.n, "threads": args.threads}
+    results: dict = {"model": args.model, "model_path": model_path, "n_record_to_generate": args.n, "threads": args.threads,
+                     "n_parallel": args.n_parallel}
     print(f"decode-bound rate of {args.model} ...", flush=True)
     results["decode"] = decode_rate(model_path, args.threads)
     rate = results["decode"]["tokens_per_s"]
@@ -179,7 +182,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sentisynth-bench-") as tmp:
         print("sentisynth hierarchical ...", flush=True)
         results["sentisynth"] = summarize(run_sentisynth(args.model, args.n, args.threads, args.out / "sentisynth",
-                                                         Path(tmp) / "calls.sqlite"), rate)
+                                                         Path(tmp) / "calls.sqlite", args.n_parallel), rate)
     if args.anyclassifier:
         print("anyclassifier 0.2.0 ...", flush=True)
         results["anyclassifier"] = summarize(run_anyclassifier(args.anyclassifier, model_path, args.n, args.threads,

@@ -60,9 +60,9 @@ def _clean_env(monkeypatch):
 # --------------------------------------------------------------------------- llama.cpp in-process
 
 
-@pytest.fixture(scope="module")
-def local():
-    backend = make_backend("llamacpp", model=LOCAL_MODEL, n_ctx=2048, n_threads=LOCAL_THREADS).load()
+@pytest.fixture(scope="module", params=[4, 1], ids=["parallel-decoder", "one-at-a-time"])
+def local(request):
+    backend = make_backend("llamacpp", model=LOCAL_MODEL, n_ctx=2048, n_threads=LOCAL_THREADS, n_parallel=request.param).load()
     yield backend
     backend.close()
 

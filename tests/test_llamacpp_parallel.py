@@ -1,0 +1,88 @@
+"""Requests decoded together (``LlamaCppBackend(n_parallel=...)``) on a real model (SmolLM2-135M).
+
+The parallel decoder drives llama.cpp's batch API itself, so these tests hold it to what the
+one-at-a-time path guarantees: answers in request order, schemas enforced, the same texts for the
+same requests and seeds, llama-cpp-python's stop rules, and clear errors.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sentisynth.backends.base import ChatRequest, make_backend
+from sentisynth.errors import ConfigError
+from sentisynth.generators.hierarchical import items_schema
+
+MODEL = "smollm2-135m"
+TOPICS = ["the acting", "the plot", "the music", "the pacing", "the dialogue", "the ending", "the casting"]
+
+
+def _requests(n, schema=True, max_tokens=600, seed=0):
+    return [ChatRequest(messages=[{"role": "user", "content": f"Write 3 short {('negative', 'positive')[i % 2]} sentences "
+                                                              f"from movie reviews about {TOPICS[i % len(TOPICS)]}. Answer in JSON."}],
+                        schema=items_schema(3) if schema else None, temperature=0.9, max_tokens=max_tokens, seed=seed + i)
+            for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def parallel():
+    b = make_backend("llamacpp", model=MODEL, n_ctx=1024, n_parallel=3).load()
+    yield b
+    b.close()
+
+
+def test_answers_follow_the_schema_in_request_order_and_repeat_exactly(parallel):
+    reqs = _requests(7)  # more requests than slots: freed slots take the waiting ones
+    first = parallel.chat_many(reqs)
+    assert len(first) == 7
+    for c in first:
+        items = json.loads(c.text)["items"]
+        assert len(items) == 3 and all(isinstance(x, str) and len(x) >= 2 for x in items)
+        assert c.finish_reason == "stop" and 0 < c.completion_tokens <= 600 and c.prompt_tokens > 10
+    again = parallel.chat_many(reqs)
+    assert [c.text for c in again] == [c.text for c in first]
+    fresh = make_backend("llamacpp", model=MODEL, n_ctx=1024, n_parallel=3).load()
+    try:
+        assert [c.text for c in fresh.chat_many(reqs)] == [c.text for c in first]
+    finally:
+        fresh.close()
+    # Each answer belongs to its own request: a different seed for one request changes that answer.
+    other = parallel.chat_many(reqs[:2] + _requests(1, seed=500) + reqs[3:])
+    assert other[2].text != first[2].text
+
+
+def test_max_tokens_stop_strings_and_finish_reasons(parallel):
+    reqs = _requests(4, schema=False, max_tokens=64)
+    reqs[0].max_tokens = 5
+    reqs[1].stop = [" "]
+    out = parallel.chat_many(reqs)
+    assert out[0].finish_reason == "length" and out[0].completion_tokens == 5
+    assert " " not in out[1].text and out[1].finish_reason == "stop"
+    assert all(c.completion_tokens <= 64 for c in out)
+    assert parallel.chat(reqs[0]).finish_reason == "length"
+
+
+def test_the_parallel_decoder_has_its_own_cache_identity(parallel):
+    one = make_backend("llamacpp", model=MODEL, n_parallel=1)
+    assert parallel.identity()["decoder"] == "parallel" and "decoder" not in one.identity()
+    assert parallel.identity()["sha256"] == one.identity()["sha256"]
+
+
+def test_a_prompt_longer_than_the_context_is_a_clear_error():
+    b = make_backend("llamacpp", model=MODEL, n_ctx=128, n_parallel=2).load()
+    try:
+        long = [ChatRequest(messages=[{"role": "user", "content": "word " * 400}], max_tokens=8)]
+        with pytest.raises(ConfigError, match="does not fit the context of \\d+ tokens.*fix: raise the backend's n_ctx"):
+            b.chat_many(long + _requests(1))
+        b.n_parallel = 1
+        with pytest.raises(ConfigError, match="does not fit the context of \\d+ tokens"):
+            b.chat(long[0])
+    finally:
+        b.close()
+
+
+def test_bad_n_parallel_is_a_config_error():
+    with pytest.raises(ConfigError, match="n_parallel"):
+        make_backend("llamacpp", model=MODEL, n_parallel=0).load()
