@@ -317,8 +317,8 @@ class LlamaCppBackend(Backend):
         n_ctx = llm.n_ctx()
         if len(prompt) >= n_ctx:
             raise ConfigError(_too_long(len(prompt), n_ctx))
-        max_tokens = request.max_tokens if request.max_tokens and request.max_tokens > 0 else n_ctx - len(prompt)
-        max_tokens = min(max_tokens, n_ctx - len(prompt))
+        room = n_ctx - len(prompt)  # llama-cpp-python: no max_tokens means "to the end of the context"
+        max_tokens = min(request.max_tokens, room) if request.max_tokens and request.max_tokens > 0 else room
         llm.set_seed(_seed32(request.seed))
         chain = llm._init_sampler(top_k=40, top_p=request.top_p, min_p=0.05, typical_p=1.0,
                                   temp=request.temperature, repeat_penalty=1.0)

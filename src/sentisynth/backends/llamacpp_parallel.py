@@ -211,8 +211,8 @@ class ParallelDecoder:
         return None
 
     # -- the loop ----------------------------------------------------------------------------------
-    def run(self, jobs: Sequence[DecodeJob], on_result: Any = None) -> list[DecodeResult]:
-        """Every job's result, in job order; ``on_result(index, result)`` is called as each ends."""
+    def run(self, jobs: Sequence[DecodeJob]) -> list[DecodeResult]:
+        """Every job's result, in job order."""
         if self._ctx is None:
             self._open()
         results: list[DecodeResult | None] = [None] * len(jobs)
@@ -228,12 +228,7 @@ class ParallelDecoder:
                 if result is None:
                     slots[seq] = slot
                     return
-                finish(i, result)
-
-        def finish(i: int, result: DecodeResult) -> None:
-            results[i] = result
-            if on_result is not None:
-                on_result(i, result)
+                results[i] = result
 
         for seq in range(self.n_parallel):
             fill(seq)
@@ -249,6 +244,6 @@ class ParallelDecoder:
                 result = self._advance(slot)
                 if result is not None:
                     del slots[seq]
-                    finish(slot.job_index, result)
+                    results[slot.job_index] = result
                     fill(seq)
         return results  # type: ignore[return-value]
