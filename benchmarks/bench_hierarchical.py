@@ -63,16 +63,19 @@ def decode_rate(model_path: str, threads: int, max_tokens: int = 128) -> dict:
     return {"completion_tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": tokens / seconds}
 
 
-def run_sentisynth(model: str, n: int, threads: int, out: Path, cache: Path, n_parallel: int) -> dict:
+def run_sentisynth(model: str, n: int, threads: int, out: Path, cache: Path, n_parallel: int, batch_size: int | None) -> dict:
     from sentisynth.generators.hierarchical import HierarchicalGenerator, normalize
     from sentisynth.pipeline import write_generation_run
     from sentisynth.store import read_json, read_jsonl
 
     gen = HierarchicalGenerator(instruction=INSTRUCTION, labels=LABELS, model=model, n_record_to_generate=n,
-                                backend_params={"n_threads": threads, "n_parallel": n_parallel}, cache_path=str(cache), random_state=0)
+                                backend_params={"n_threads": threads, "n_parallel": n_parallel}, cache_path=str(cache), random_state=0,
+                                **({"batch_size": batch_size} if batch_size else {}))
     t = time.perf_counter()
     path = write_generation_run(out, gen, None, n, seed=0, source="none")
     seconds = time.perf_counter() - t
+    # prompt tokens llama.cpp evaluated (the parallel decoder evaluates a shared prefix once)
+    evaluated = getattr(gen.backend_.backend, "prompt_tokens_evaluated_", None)
     texts = [r["text"] for r in read_jsonl(path)]
     stages = read_json(out / "manifest.json")["generator_report"]["stages"]
     return {
@@ -81,6 +84,8 @@ def run_sentisynth(model: str, n: int, threads: int, out: Path, cache: Path, n_p
         "calls": sum(s["calls"] for s in stages.values()),
         "prompt_tokens": sum(s["prompt_tokens"] for s in stages.values()),
         "completion_tokens": sum(s["completion_tokens"] for s in stages.values()),
+        "prompt_tokens_evaluated": evaluated,
+        "batch_size": gen.batch_size,
         "shape": read_json(out / "manifest.json")["generator_report"]["tree"]["shape"],
     }
 
@@ -165,6 +170,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="llama.cpp threads for every measurement (default: 2)")
     ap.add_argument("--n-parallel", type=int, default=4,
                     help="SentiSynth's requests decoded together (llamacpp n_parallel; 1 = one at a time; default: 4)")
+    ap.add_argument("--batch-size", type=int, default=None, help="SentiSynth's requests per chat_many call (default: the generator's)")
     ap.add_argument("--anyclassifier", type=Path, default=None, help="directory holding the anyclassifier package (pip --target)")
     ap.add_argument("--out", type=Path, default=Path("runs/bench-hierarchical"), help="where pools and results.json go")
     args = ap.parse_args()
@@ -182,7 +188,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sentisynth-bench-") as tmp:
         print("sentisynth hierarchical ...", flush=True)
         results["sentisynth"] = summarize(run_sentisynth(args.model, args.n, args.threads, args.out / "sentisynth",
-                                                         Path(tmp) / "calls.sqlite", args.n_parallel), rate)
+                                                         Path(tmp) / "calls.sqlite", args.n_parallel,
+                                                         args.batch_size), rate)
     if args.anyclassifier:
         print("anyclassifier 0.2.0 ...", flush=True)
         results["anyclassifier"] = summarize(run_anyclassifier(args.anyclassifier, model_path, args.n, args.threads,

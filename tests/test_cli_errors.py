@@ -137,6 +137,16 @@ def test_generate_needs_exactly_one_seed_source(tmp_path):
     assert not out.exists()
 
 
+def test_model_inside_backend_params_is_a_clear_error(tmp_path):
+    cfg = tmp_path / "gen.yaml"
+    cfg.write_text("backend_params: {model: qwen2.5-0.5b-instruct, n_threads: 1}\n")
+    out = tmp_path / "run"
+    assert_user_error(run_cli("generate", "hierarchical", "--instruction", "Classify sentiment.", "--labels", "neg,pos",
+                              "-n", "4", "--config", str(cfg), "--out", str(out), cwd=tmp_path),
+                      "backend_params set 'model'", "fix: move it out of backend_params")
+    assert not out.exists()
+
+
 # ----------------------------------------------------------------------------------- help and imports
 
 

@@ -85,6 +85,23 @@ def test_second_run_is_served_from_the_call_cache(tmp_path):
     assert gen.stats_["examples"]["calls"] == 0 and gen.stats_["examples"]["cache_hits"] > 0
 
 
+def test_answers_are_cached_one_by_one_so_a_crash_mid_batch_keeps_the_finished_ones(tmp_path):
+    from sentisynth.backends.base import ChatRequest
+    from sentisynth.backends.call_cache import CachedBackend, CallCache
+
+    reqs = [ChatRequest(messages=[{"role": "user", "content": f"topic {i}: Return ...2 strings"}], seed=i) for i in range(8)]
+    crashed = CachedBackend(crashing(3), CallCache(tmp_path / "calls.sqlite"))
+    with pytest.raises(KeyboardInterrupt):
+        crashed.chat_many(reqs)
+    crashed.close()
+    rerun = CachedBackend(crashing(5), CallCache(tmp_path / "calls.sqlite"))  # 3 cached + 5 new: no crash
+    seen = []
+    out = rerun.chat_many(reqs, on_answer=lambda i, c: seen.append(i))
+    assert [c.cached for c in out] == [True] * 3 + [False] * 5
+    assert rerun.hits == 3 and rerun.calls == 5 and seen == [3, 4, 5, 6, 7]
+    assert [c.text for c in out] == [c.text for c in CachedBackend(FakeBackend(), CallCache(tmp_path / "x.sqlite")).chat_many(reqs)]
+
+
 def test_pipeline_resumes_after_a_crash_without_loss_or_duplicates(tmp_path):
     ref = tmp_path / "ref"
     write_generation_run(ref, _gen(tmp_path / "c1"), None, 40, seed=0, source="test")

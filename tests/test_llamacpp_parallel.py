@@ -35,8 +35,9 @@ def parallel():
 
 def test_answers_follow_the_schema_in_request_order_and_repeat_exactly(parallel):
     reqs = _requests(7)  # more requests than slots: freed slots take the waiting ones
-    first = parallel.chat_many(reqs)
-    assert len(first) == 7
+    handed = {}
+    first = parallel.chat_many(reqs, on_answer=lambda i, c: handed.setdefault(i, c.text))
+    assert len(first) == 7 and handed == {i: c.text for i, c in enumerate(first)}  # each answer as it ended
     for c in first:
         items = json.loads(c.text)["items"]
         assert len(items) == 3 and all(isinstance(x, str) and len(x) >= 2 for x in items)
@@ -86,3 +87,27 @@ def test_a_prompt_longer_than_the_context_is_a_clear_error():
 def test_bad_n_parallel_is_a_config_error():
     with pytest.raises(ConfigError, match="n_parallel"):
         make_backend("llamacpp", model=MODEL, n_parallel=0).load()
+
+
+def test_a_shared_prompt_prefix_is_evaluated_once_and_leaves_greedy_answers_unchanged(parallel, monkeypatch):
+    """The decoder evaluates the prefix common to a call's prompts once and copies its KV to every
+    stream, and each stream keeps what it holds of the next prompt. A wrong position or a stale
+    cell would change the answers; greedy decoding makes any such change visible."""
+    from sentisynth.backends import llamacpp_parallel
+
+    reqs = _requests(7, max_tokens=80)
+    for r in reqs:
+        r.temperature = 0.0
+    parallel.chat_many(reqs[:1])  # opens the decoder
+    decoder = parallel._parallel
+    before = decoder.prompt_tokens_evaluated
+    shared = parallel.chat_many(reqs)
+    evaluated_shared = decoder.prompt_tokens_evaluated - before
+    monkeypatch.setattr(llamacpp_parallel, "_common_prefix_len", lambda a, b: 0)
+    before = decoder.prompt_tokens_evaluated
+    alone = parallel.chat_many(reqs)
+    evaluated_alone = decoder.prompt_tokens_evaluated - before
+    assert evaluated_alone == sum(c.prompt_tokens for c in alone)
+    assert evaluated_shared < 0.7 * evaluated_alone
+    assert [c.text for c in shared] == [c.text for c in alone]
+    assert all(json.loads(c.text)["items"] for c in shared)

@@ -222,3 +222,20 @@ def test_a_model_that_never_answers_in_shape_fails_clearly_and_keeps_its_raw_ans
     m = read_json(tmp_path / "run" / "manifest.json")
     assert m["status"] == "failed" and "failed_parses.jsonl" in m["error"]
     assert not (tmp_path / "run" / "synthetic.jsonl").exists()
+
+
+def test_http_answers_are_cached_as_they_arrive_even_when_another_request_of_the_batch_fails(tmp_path):
+    """A batch whose one request never gets an answer still keeps the answers that did arrive."""
+    from sentisynth.backends.base import ChatRequest, make_backend
+    from sentisynth.backends.call_cache import CachedBackend, CallCache
+
+    reqs = [ChatRequest(messages=[{"role": "user", "content": f"topic {i}: Return ...2 strings"}], seed=i) for i in range(12)]
+    with running_fault_server(rates={"http_500": 0.3}, seed=1) as (url, server):
+        backend = make_backend("openai", base_url=url, model="fault-model", **{**FAST_RETRIES, "max_retries": 0})
+        cached = CachedBackend(backend, CallCache(tmp_path / "calls.sqlite"))
+        with pytest.raises(Exception, match="HTTP 500"):
+            cached.chat_many(reqs)
+        answered = server.served["ok"]
+    assert 0 < answered < len(reqs)
+    with sqlite3.connect(tmp_path / "calls.sqlite") as con:
+        assert con.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == answered

@@ -135,11 +135,12 @@ def _files_containing(root: Path, needle: str) -> list[str]:
     return hits
 
 
-@pytest.mark.parametrize("how", ["config", "env"])
+@pytest.mark.parametrize("how", ["config", "env", "url"])
 def test_api_keys_never_reach_any_written_file_log_or_error(tmp_path, how):
     """A key given in the config file or the environment is sent to the server (the server sees it)
     but appears in no file SentiSynth writes — run directory, call cache, report — nor in its
-    output, even when the server echoes it back inside its error messages."""
+    output, even when the server echoes it back inside its errors. Nor does a password written in
+    the URL (``http://user:key@host/v1``)."""
     workdir = tmp_path / "work"
     workdir.mkdir()
     cache = workdir / "cache"
@@ -147,19 +148,23 @@ def test_api_keys_never_reach_any_written_file_log_or_error(tmp_path, how):
     params = {"max_retries": 3, "backoff_base": 0.01, "backoff_max": 0.02, "timeout": 5}
     if how == "config":
         params["api_key"] = KEY
-    else:
+    elif how == "env":
         env["SENTISYNTH_API_KEY"] = KEY
     cfg = tmp_path / "gen.yaml"  # the user's own file holds the key; SentiSynth must not copy it anywhere
     cfg.write_text(yaml.safe_dump({"backend_params": params, "style_examples": 0}))
     common = ("--backend", "openai", "--model", "fault-model", "--labels", "negative,positive",
               "--instruction", "Classify the sentiment of movie reviews.", "--config", str(cfg))
+
+    def with_key(url):
+        return url.replace("://", f"://user:{KEY}@") if how == "url" else url
+
     with running_fault_server(rates={"http_500": 0.3}, echo_auth=True, seed=5) as (url, server):
-        ok = run_cli("generate", "hierarchical", *common, "--base-url", url, "-n", "12", "--out", str(workdir / "run"), env=env)
+        ok = run_cli("generate", "hierarchical", *common, "--base-url", with_key(url), "-n", "12", "--out", str(workdir / "run"), env=env)
     assert ok.returncode == 0, ok.stderr
-    assert server.auth_seen == {KEY} and server.served["http_500"] > 0  # the key was used, and echoed in errors
+    assert server.served["http_500"] > 0 and (how == "url" or server.auth_seen == {KEY})  # the key was used, and echoed in errors
     with running_fault_server(rates={"http_500": 1.0}, echo_auth=True) as (url, server):
-        failed = run_cli("generate", "hierarchical", *common, "--base-url", url, "-n", "12", "--out", str(workdir / "failed"), env=env)
-    line = assert_user_error(failed, "HTTP 500", "<api_key>")
+        failed = run_cli("generate", "hierarchical", *common, "--base-url", with_key(url), "-n", "12", "--out", str(workdir / "failed"), env=env)
+    line = assert_user_error(failed, "HTTP 500", "<api_key>" if how != "url" else "fix:")
     report = run_cli("report", str(workdir / "run"), "--out", str(workdir / "report.html"), env=env)
     assert report.returncode == 0, report.stderr
     assert (workdir / "report.html").exists() and (cache / "llm_calls.sqlite").exists()

@@ -141,16 +141,14 @@ class Augmentation:
 
     def run(self, data: TextDataset, source: str, say: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
         """Generate, filter, cross-validate, write; returns the verdict (also in manifest.json)."""
-        import yaml
-
         from .filters.base import FilterChain
         from .generators.base import make_generator
         from .pipeline import write_filter_run, write_generation_run
-        from .store import RunDir, config_hash, file_sha256, jsonl_text, read_json, read_jsonl, write_atomic, write_json
+        from .store import RunDir, config_hash, file_sha256, jsonl_text, read_json, read_jsonl, write_atomic, write_config_yaml, write_json
 
         cfg = self.config(data)
         run = RunDir(self.out).create()
-        write_atomic(run.file("config.yaml"), yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+        write_config_yaml(run.file("config.yaml"), cfg)
         run.write_manifest(command="augment", status="running", config=cfg, config_hash=config_hash(cfg),
                            seeds={"seed": self.random_state},
                            data={"source": source, "n": len(data), "counts": data.counts(), "sha256": data.content_hash()})

@@ -27,7 +27,7 @@ from typing import Any
 from .data.dataset import TextDataset
 from .errors import SentiSynthError
 from .generators.base import Generator
-from .store import RunDir, append_jsonl, config_hash, jsonable, jsonl_text, read_json, read_jsonl, repair_jsonl, write_atomic
+from .store import RunDir, append_jsonl, config_hash, jsonable, jsonl_text, read_json, read_jsonl, repair_jsonl, write_atomic, write_config_yaml
 
 
 class ResumeMismatch(SentiSynthError):
@@ -50,8 +50,6 @@ def write_generation_run(
     ``executor`` (``None``/``"local"``, ``"ray"``, or an executor object) runs the shards of a
     shardable generator; the records are the same whichever runs them.
     """
-    import yaml
-
     from .distributed import make_executor
 
     created = not Path(out).exists()
@@ -66,7 +64,7 @@ def write_generation_run(
     if previous.get("config_hash") != chash:
         partial.unlink(missing_ok=True)
         final.unlink(missing_ok=True)
-    write_atomic(run.file("config.yaml"), yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    write_config_yaml(run.file("config.yaml"), config)
     run.write_manifest(command=f"generate {generator.name}", status="running", config=config, config_hash=chash,
                        seeds={"seed": seed})
 

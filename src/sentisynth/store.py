@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -98,8 +99,34 @@ def remove_stale_temporaries(folder: str | Path) -> int:
     return removed
 
 
+#: Parameter names whose values must never reach a manifest, config file, log, cache key or error.
+SECRET_PARAMS = frozenset({"api_key"})
+#: The ``user:password@`` part of a URL (``http://user:pw@host/v1``), which is a secret too.
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def scrub_secrets(obj: Any) -> Any:
+    """A copy of ``obj`` with every secret-named key (at any depth) replaced by ``"<set>"``/None and
+    the credentials of any URL in a string replaced by ``<credentials>``."""
+    if isinstance(obj, dict):
+        return {k: ("<set>" if v else None) if k in SECRET_PARAMS else scrub_secrets(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(scrub_secrets(v) for v in obj)
+    if isinstance(obj, str) and "@" in obj:
+        return _URL_CREDENTIALS.sub("<credentials>@", obj)
+    return obj
+
+
 def write_json(path: str | Path, obj: Any) -> None:
-    write_atomic(path, json.dumps(obj, ensure_ascii=False, indent=2, default=_json_default) + "\n")
+    """``obj`` as indented JSON, atomically, secrets scrubbed (a manifest or config never holds a key)."""
+    write_atomic(path, json.dumps(scrub_secrets(obj), ensure_ascii=False, indent=2, default=_json_default) + "\n")
+
+
+def write_config_yaml(path: str | Path, config: Any) -> None:
+    """A run's ``config.yaml``, atomically, secrets scrubbed."""
+    import yaml
+
+    write_atomic(path, yaml.safe_dump(scrub_secrets(config), sort_keys=False, allow_unicode=True))
 
 
 def read_json(path: str | Path) -> Any:
@@ -175,8 +202,9 @@ def file_sha256(path: str | Path) -> str:
 
 
 def config_hash(config: Any) -> str:
-    """sha256 of a canonical JSON form of ``config`` (key order does not matter)."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=_json_default).encode()).hexdigest()
+    """sha256 of a canonical JSON form of ``config`` (key order does not matter; secrets are left out,
+    so a rotated API key does not make a finished run look like another config)."""
+    return hashlib.sha256(json.dumps(scrub_secrets(config), sort_keys=True, default=_json_default).encode()).hexdigest()
 
 
 def git_sha() -> str | None:

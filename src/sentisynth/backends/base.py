@@ -5,32 +5,26 @@ for a chat completion, optionally constrained to a JSON schema, and never knows 
 llama.cpp in-process, an OpenAI-compatible server or a transformers model answered.
 
 A backend's ``__init__`` only stores settings; ``load()`` does the heavy imports and opens models
-or clients. ``chat_many`` is the batching hook: local backends answer one request at a time,
-the HTTP backend runs requests concurrently up to its limit.
+or clients. ``chat_many`` is the batching hook: llama.cpp decodes ``n_parallel`` requests together, the HTTP
+backend runs requests concurrently up to its limit, the others answer one at a time. Its
+``on_answer`` callback hands over each answer as soon as it exists, so the call cache can store
+it before the rest of the batch is done (a crash then loses only answers still being written).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 from ..registry import Registry, constructor_params
+from ..store import scrub_secrets
 
 BACKENDS: Registry["Backend"] = Registry("backend")
+#: ``chat_many``'s callback: the index of a request and its answer, as soon as it is ready.
+OnAnswer = Callable[[int, "Completion"], None]
 register_backend = BACKENDS.register
 
-#: Constructor parameters that must never reach a manifest, log, cache key or error message.
-SECRET_PARAMS = frozenset({"api_key"})
-
-
-def scrub_secrets(obj: Any) -> Any:
-    """A copy of ``obj`` with every secret-named key (at any depth) replaced by ``"<set>"``/None."""
-    if isinstance(obj, dict):
-        return {k: ("<set>" if v else None) if k in SECRET_PARAMS else scrub_secrets(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(scrub_secrets(v) for v in obj)
-    return obj
 
 
 #: Chat-template control markers of common model families (ChatML/Qwen/SmolLM ``<|im_start|>``,
@@ -115,9 +109,18 @@ class Backend:
     def chat(self, request: ChatRequest) -> Completion:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def chat_many(self, requests: Sequence[ChatRequest]) -> list[Completion]:
-        """Answer several requests; the default is one after another, in order."""
-        return [self.chat(r) for r in requests]
+    def chat_many(self, requests: Sequence[ChatRequest], on_answer: OnAnswer | None = None) -> list[Completion]:
+        """The answers to ``requests``, in order; the default asks one after another.
+
+        ``on_answer(i, completion)`` is called in the caller's thread for each answer as soon as
+        it is ready (in any order), before ``chat_many`` returns.
+        """
+        out = []
+        for i, r in enumerate(requests):
+            out.append(self.chat(r))
+            if on_answer is not None:
+                on_answer(i, out[-1])
+        return out
 
     def token_logprobs(self, texts: Sequence[str]) -> list[list[float]]:  # pragma: no cover - optional
         """Per-token log-probabilities of each text under the model (perplexity, zero-shot scoring)."""

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from .base import Backend, ChatRequest, Completion
+from ..errors import ConfigError
+from .base import Backend, ChatRequest, Completion, OnAnswer
 
 
 def call_key(identity: dict[str, Any], request: ChatRequest) -> str:
@@ -61,6 +62,11 @@ def cached_backend(backend: Any, model: str, backend_params: dict[str, Any] | No
     from ..paths import cache_dir
     from .base import make_backend
 
+    if not isinstance(backend, Backend) and "model" in (backend_params or {}):
+        raise ConfigError(
+            f"backend_params set 'model' ({backend_params['model']!r}); expected the model in the 'model' parameter "
+            f"beside backend_params, which also keys the call cache; fix: move it out of backend_params (model: ...)."
+        )
     inner = backend if isinstance(backend, Backend) else make_backend(backend, model=model, **(backend_params or {}))
     return CachedBackend(inner, CallCache(cache_path or cache_dir() / "llm_calls.sqlite"))
 
@@ -98,20 +104,29 @@ class CachedBackend(Backend):
     def chat(self, request: ChatRequest) -> Completion:
         return self.chat_many([request])[0]
 
-    def chat_many(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+    def chat_many(self, requests: Sequence[ChatRequest], on_answer: OnAnswer | None = None) -> list[Completion]:
+        """Cached answers at once, the others from the backend, each stored as soon as it ends
+        (a kill mid-batch loses only the answers still being decoded); ``on_answer`` sees new ones."""
         keys = [call_key(self.identity(), r) for r in requests]
 
-        def answer(todo: list[int]) -> list[Completion]:
+        def answer(todo: list[int], store: OnAnswer) -> list[Completion]:
             if not getattr(self, "loaded_", False):
                 self.backend.load()
                 self.loaded_ = True
-            return self.backend.chat_many([requests[i] for i in todo])
+
+            def stored(j: int, completion: Completion) -> None:
+                store(j, completion)
+                if on_answer is not None:
+                    on_answer(todo[j], completion)
+
+            return self.backend.chat_many([requests[i] for i in todo], on_answer=stored)
 
         return self._through_cache(keys, answer)
 
     def _through_cache(self, keys: list[str], compute: Any) -> list[Completion]:
-        """Cached completions for ``keys`` (marked ``cached``); ``compute(missing indices)`` answers
-        the rest, which are stored one by one as they are returned; counts hits and calls."""
+        """Cached completions for ``keys`` (marked ``cached``); ``compute(missing indices, store)``
+        answers the rest and may call ``store(j, completion)`` for the j-th missing one as soon as
+        it is ready; what it did not store is stored when it returns. Counts hits and calls."""
         out: list[Completion | None] = [self.cache.get(k) for k in keys]
         for c in out:
             if c is not None:
@@ -119,10 +134,17 @@ class CachedBackend(Backend):
         todo = [i for i, c in enumerate(out) if c is None]
         self.hits = getattr(self, "hits", 0) + len(keys) - len(todo)
         self.calls = getattr(self, "calls", 0) + len(todo)
+        stored: set[int] = set()
+
+        def store(j: int, completion: Completion) -> None:
+            self.cache.put(keys[todo[j]], completion)
+            stored.add(j)
+
         if todo:
-            for i, completion in zip(todo, compute(todo)):
-                self.cache.put(keys[i], completion)
-                out[i] = completion
+            for j, completion in enumerate(compute(todo, store)):
+                if j not in stored:
+                    store(j, completion)
+                out[todo[j]] = completion
         return out  # type: ignore[return-value]
 
     def token_logprobs(self, texts: Sequence[str]) -> list[list[float]]:
@@ -133,7 +155,7 @@ class CachedBackend(Backend):
         keys = [hashlib.sha256(json.dumps({"id": self.identity(), "choice_logprobs": [m, list(choices)]}, sort_keys=True,
                                           ensure_ascii=False).encode("utf-8")).hexdigest() for m in prompts]
 
-        def score(todo: list[int]) -> list[Completion]:
+        def score(todo: list[int], store: OnAnswer) -> list[Completion]:
             return [Completion(text=json.dumps(lp)) for lp in self.backend.choice_logprobs([prompts[i] for i in todo], choices)]
 
         return [json.loads(c.text) for c in self._through_cache(keys, score)]

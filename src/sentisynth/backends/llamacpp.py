@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import ConfigError, ResourceError
-from .base import Backend, ChatRequest, Completion, register_backend
+from .base import Backend, ChatRequest, Completion, OnAnswer, register_backend
 
 _UINT32 = 0xFFFFFFFF
 
@@ -285,14 +285,23 @@ class LlamaCppBackend(Backend):
         the latter, which is the only one that knows how to render it."""
         return self.n_parallel > 1 and self.chat_format is None
 
-    def chat_many(self, requests: Sequence[ChatRequest]) -> list[Completion]:
-        """The answers to ``requests``, in order; ``n_parallel`` of them decoded at a time."""
+    def chat_many(self, requests: Sequence[ChatRequest], on_answer: OnAnswer | None = None) -> list[Completion]:
+        """The answers to ``requests``, in order; ``n_parallel`` of them decoded at a time, each
+        handed to ``on_answer`` as soon as it ends."""
         if not self._uses_decoder():
-            return [self.chat(r) for r in requests]
-        return self._decode_together(requests)
+            return super().chat_many(requests, on_answer)
+        return self._decode_together(requests, on_answer)
 
-    def _decode_together(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+    def _decode_together(self, requests: Sequence[ChatRequest], on_answer: OnAnswer | None = None) -> list[Completion]:
         from .llamacpp_parallel import ParallelDecoder
+
+        def completion(r: Any) -> Completion:
+            return Completion(text=r.text, prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens,
+                              finish_reason=r.finish_reason)
+
+        def ended(i: int, r: Any) -> None:
+            if on_answer is not None:
+                on_answer(i, completion(r))
 
         if self._llm is None:
             self.load()
@@ -300,9 +309,11 @@ class LlamaCppBackend(Backend):
             jobs = [self._decode_job(r) for r in requests]
             if self._parallel is None:
                 self._parallel = ParallelDecoder(self._llm, self.n_parallel)
-            results = self._parallel.run(jobs)
-        return [Completion(text=r.text, prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens,
-                           finish_reason=r.finish_reason) for r in results]
+            before = self._parallel.prompt_tokens_evaluated
+            results = self._parallel.run(jobs, on_result=ended)
+            self.prompt_tokens_evaluated_ = (getattr(self, "prompt_tokens_evaluated_", 0)
+                                             + self._parallel.prompt_tokens_evaluated - before)
+        return [completion(r) for r in results]
 
     def _decode_job(self, request: ChatRequest) -> Any:
         """``request`` ready for the decoder: prompt tokens (GGUF chat template), sampler chain

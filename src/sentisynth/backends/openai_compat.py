@@ -51,12 +51,12 @@ import re
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, ResourceError
-from .base import Backend, ChatRequest, Completion, break_control_markers, register_backend
+from .base import Backend, ChatRequest, Completion, OnAnswer, break_control_markers, register_backend
 
 SCHEMA_MODES = ("json_schema", "llamacpp", "none")
 #: Longest wait honoured from a Retry-After header (seconds).
@@ -538,10 +538,12 @@ class OpenAICompatBackend(Backend):
             extra={"retry_causes": dict(sorted(causes.items()))} if causes else {},
         )
 
-    def chat_many(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+    def chat_many(self, requests: Sequence[ChatRequest], on_answer: OnAnswer | None = None) -> list[Completion]:
         """Answer requests concurrently (at most ``max_concurrency`` in flight per server), in input order.
 
-        The first failure (in input order) is raised after the others finish or fail.
+        Each answer goes to ``on_answer`` (in this thread) as it arrives, so a failure elsewhere in
+        the batch does not lose it. The first failure (in input order) is raised after the others
+        finish or fail.
         """
         requests = list(requests)
         if not requests:
@@ -550,7 +552,11 @@ class OpenAICompatBackend(Backend):
             self.load()
         workers = min(int(self.max_concurrency) * len(self._clients), len(requests))
         if workers == 1:
-            return [self.chat(r) for r in requests]
+            return super().chat_many(requests, on_answer)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sentisynth-openai") as pool:
-            futures = [pool.submit(self.chat, r) for r in requests]
+            futures = {pool.submit(self.chat, r): i for i, r in enumerate(requests)}
+            if on_answer is not None:
+                for f in as_completed(futures):
+                    if f.exception() is None:
+                        on_answer(futures[f], f.result())
             return [f.result() for f in futures]

@@ -27,7 +27,7 @@ from typing import Any
 from ..data import DatasetSplits, load_splits, subsample_counts, subsample_per_class
 from ..errors import DataError
 from ..records import Example, SyntheticExample, label_counts
-from ..store import RunDir, config_hash, file_sha256, jsonable, jsonl_text, read_json, read_jsonl, write_atomic, write_json
+from ..store import RunDir, config_hash, file_sha256, jsonable, jsonl_text, read_json, read_jsonl, write_atomic, write_config_yaml, write_json
 from .allocation import per_label_prefix, synthetic_need
 from .classifiers import CLASSIFIERS, evaluate_predictions, make_classifier
 from .config import ClassifierConfig, ConditionConfig, DatasetConfig, ExperimentConfig
@@ -133,8 +133,6 @@ class Experiment:
     # -- running ------------------------------------------------------------------------------
 
     def run(self) -> Any:
-        import yaml
-
         c = self.config
         root = Path(self.output_dir or c.output_dir or Path("runs") / c.name)
         t0 = time.perf_counter()
@@ -153,7 +151,7 @@ class Experiment:
 
                 FilterChain.from_config(cond.filters)  # unknown filter / parameter → clear error
         run = RunDir(root).create()
-        write_atomic(run.file("config.yaml"), yaml.safe_dump(c.model_dump(), sort_keys=False))
+        write_config_yaml(run.file("config.yaml"), c.model_dump())
         run.write_manifest(
             command="experiment",
             status="running",

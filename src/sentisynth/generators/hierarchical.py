@@ -153,7 +153,7 @@ class HierarchicalGenerator(Generator):
         top_p: float = 0.95,
         max_tokens: int = 600,
         style_examples: int = 2,
-        batch_size: int = 8,
+        batch_size: int = 16,
         max_attempts: int = 4,
         prompts_dir: str | None = None,
         cache_path: str | None = None,
