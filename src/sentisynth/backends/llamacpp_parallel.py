@@ -12,8 +12,8 @@ This decoder drives llama.cpp's batch API itself, as llama.cpp's server does wit
 - a slot freed by a finished answer takes the next waiting request at once;
 - the prefix common to a call's prompts (the chat template's system turn and the start of the
   user turn) is evaluated once and its KV copied to every stream, and a stream keeps what it
-  holds of its next prompt (prompts are evaluated at ~45 tokens/s on 2 cores here, so the 12k
-  prompt tokens of a 200-record hierarchical run had cost ~40 % of its time).
+  holds of its next prompt (prompts are evaluated at ~47 tokens/s on 2 cores here, so the 12k
+  prompt tokens of a 200-record hierarchical run had cost about half of its time).
 
 ``benchmarks/bench_llamacpp_parallel.py`` measures the gain against one at a time.
 
