@@ -101,6 +101,14 @@ def test_answers_are_cached_one_by_one_so_a_crash_mid_batch_keeps_the_finished_o
     assert rerun.hits == 3 and rerun.calls == 5 and seen == [3, 4, 5, 6, 7]
     assert [c.text for c in out] == [c.text for c in CachedBackend(FakeBackend(), CallCache(tmp_path / "x.sqlite")).chat_many(reqs)]
 
+    class OldStyle(FakeBackend):  # a user's backend whose chat_many predates on_answer
+        def chat_many(self, requests):
+            return [self.chat(r) for r in requests]
+
+    old = CachedBackend(OldStyle(), CallCache(tmp_path / "old.sqlite"))
+    assert [c.text for c in old.chat_many(reqs)] == [c.text for c in out] and old.calls == 8
+    assert all(c.cached for c in old.chat_many(reqs))
+
 
 def test_pipeline_resumes_after_a_crash_without_loss_or_duplicates(tmp_path):
     ref = tmp_path / "ref"

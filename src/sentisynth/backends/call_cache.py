@@ -8,6 +8,7 @@ each answer as soon as it arrives, so a ``kill -9`` loses at most the call in fl
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import sqlite3
 import time
@@ -119,7 +120,10 @@ class CachedBackend(Backend):
                 if on_answer is not None:
                     on_answer(todo[j], completion)
 
-            return self.backend.chat_many([requests[i] for i in todo], on_answer=stored)
+            batch = [requests[i] for i in todo]
+            if "on_answer" not in inspect.signature(self.backend.chat_many).parameters:
+                return self.backend.chat_many(batch)  # a backend written before the hook: stored when it returns
+            return self.backend.chat_many(batch, on_answer=stored)
 
         return self._through_cache(keys, answer)
 
