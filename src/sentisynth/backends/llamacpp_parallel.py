@@ -93,6 +93,7 @@ class ParallelDecoder:
         self._batch: Any = None
         self._cur: Any = None
         self._one: Any = None
+        self._mem: Any = None
         self._held: dict[int, list[int]] = {}  # the prompt tokens each stream's KV holds
         self.prompt_tokens_evaluated = 0  # prompt tokens llama.cpp evaluated (held prefixes are not)
 
@@ -115,6 +116,7 @@ class ParallelDecoder:
             ) from e
         self._batch = _internals.LlamaBatch(n_tokens=max(self.llm.n_batch, self.n_parallel), embd=0,
                                             n_seq_max=self.n_parallel, verbose=False)
+        self._mem = llama_cpp.llama_get_memory(self._ctx.ctx)
         self._cur = _internals.LlamaTokenDataArray(n_vocab=self.llm.n_vocab())
         one = (llama_cpp.llama_token_data * 1)()
         self._one = (one, llama_cpp.llama_token_data_array(data=one, size=1, selected=-1, sorted=False))
@@ -125,6 +127,7 @@ class ParallelDecoder:
             if obj is not None:
                 obj.close()
                 setattr(self, attr, None)
+        self._mem = None  # belonged to the closed context
 
     # -- llama.cpp calls ---------------------------------------------------------------------------
     def _decode(self, entries: Sequence[tuple[int, int, int, bool]]) -> None:
@@ -153,18 +156,24 @@ class ParallelDecoder:
 
         toks = job.prompt_tokens
         keep = min(_common_prefix_len(self._held[seq], toks), len(toks) - 1)
-        mem = llama_cpp.llama_get_memory(self._ctx.ctx)
-        if not llama_cpp.llama_memory_seq_rm(mem, seq, keep, -1):  # a model whose cache cannot be cut
-            llama_cpp.llama_memory_seq_rm(mem, seq, -1, -1)
+        if not llama_cpp.llama_memory_seq_rm(self._mem, seq, keep, -1):  # a model whose cache cannot be cut
+            llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
             keep = 0
         self._held[seq] = list(toks)
-        step = self.llm.n_batch
-        for i in range(keep, len(toks), step):
-            chunk = toks[i : i + step]
-            self._decode([(t, i + j, seq, i + j == len(toks) - 1) for j, t in enumerate(chunk)])
-            self.prompt_tokens_evaluated += len(chunk)
-        first = self._sample(job, len(chunk) - 1)
+        last_row = self._evaluate(seq, toks, keep, logits_last=True)
+        first = self._sample(job, last_row)
         return _Slot(job_index=job_index, job=job, pos=len(toks), next_token=first)
+
+    def _evaluate(self, seq: int, toks: Sequence[int], start: int, logits_last: bool) -> int:
+        """Evaluate ``toks[start:]`` (at their positions) in stream ``seq``, alone, in ``n_batch``
+        chunks like ``Llama.eval``; the batch row of the last token, whose logits are kept when
+        ``logits_last``."""
+        step = self.llm.n_batch
+        for i in range(start, len(toks), step):
+            chunk = toks[i : i + step]
+            self._decode([(t, i + j, seq, logits_last and i + j == len(toks) - 1) for j, t in enumerate(chunk)])
+            self.prompt_tokens_evaluated += len(chunk)
+        return len(chunk) - 1
 
     def _share_prefix(self, jobs: Sequence[DecodeJob]) -> None:
         """Evaluate the prefix common to every prompt of the call once and copy it to each stream.
@@ -182,15 +191,10 @@ class ParallelDecoder:
         shared = shared[: min(len(j.prompt_tokens) for j in jobs) - 1]
         if len(jobs) < 2 or len(shared) < _MIN_SHARED_PREFIX:
             return
-        step = self.llm.n_batch
-        for i in range(0, len(shared), step):
-            chunk = shared[i : i + step]
-            self._decode([(t, i + j, 0, False) for j, t in enumerate(chunk)])
-            self.prompt_tokens_evaluated += len(chunk)
+        self._evaluate(0, shared, 0, logits_last=False)
         self._held[0] = list(shared)
-        mem = llama_cpp.llama_get_memory(self._ctx.ctx)
         for seq in range(1, min(self.n_parallel, len(jobs))):
-            llama_cpp.llama_memory_seq_cp(mem, 0, seq, -1, -1)
+            llama_cpp.llama_memory_seq_cp(self._mem, 0, seq, -1, -1)
             self._held[seq] = list(shared)
 
     def _sample(self, job: DecodeJob, row: int) -> int:
@@ -274,7 +278,7 @@ class ParallelDecoder:
         if self._ctx is None:
             self._open()
         # every call starts from empty streams, so a call's texts never depend on earlier calls
-        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self._ctx.ctx), True)
+        llama_cpp.llama_memory_clear(self._mem, True)
         self._held = {seq: [] for seq in range(self.n_parallel)}
         if jobs:
             self._share_prefix(jobs)
