@@ -12,7 +12,7 @@ RUNS=(
   study-quantity study-imbalance study-tweets study-tweets-k100 study-tweets-teacher study-trec study-trec-k50
   hierarchical-sst2-k10 hierarchical-sst2-k50 hierarchical-sent-sst2-k10 hierarchical-sent-sst2-k50
   hierarchical-union-sst2-k10 hierarchical-union-sst2-k50 hierarchical-aspects-sst2-k10 hierarchical-aspects-sst2-k50
-  hierarchical-filters-sst2-k10 bench-vs-anyclassifier-sst2-k10 bench-par4-vs-anyclassifier-sst2-k10 bench-par4-seed1-sst2-k10 bench-prefix-vs-anyclassifier-sst2-k10
+  hierarchical-filters-sst2-k10 bench-vs-anyclassifier-sst2-k10 bench-par4-vs-anyclassifier-sst2-k10 bench-par4-seed1-sst2-k10 bench-prefix-vs-anyclassifier-sst2-k10 bench-batch64-vs-anyclassifier-sst2-k10
   small-lm-filters-sst2-k10 small-lm-filters-sst2-k50
   gan-ablation-sst2 gan-ablation-rt gan-leave-one-out-sst2 gan-glove-sst2
 )

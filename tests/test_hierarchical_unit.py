@@ -170,3 +170,32 @@ def test_short_subtopics_are_topped_up_from_other_combinations(tmp_path):
     grounding = [(r.label, r.meta["source_type"], r.meta["topic"], r.meta["subtopic"], r.meta["slot"]) for r in recs]
     assert len(set(grounding)) == 20
     assert gen.report()["stages"]["examples"]["top_ups"] > 0
+
+
+def test_progress_bars_count_every_answer_as_it_arrives(tmp_path):
+    """One bar per stage call; it moves with each answer (a call of ``batch_size`` requests takes
+    minutes on a CPU), not once per call, and it ends full, retries and cached answers included."""
+    class Watching(FakeBackend):
+        def chat(self, request):
+            bar = gen.progress_.tasks[-1]
+            self.seen.append((bar.description, int(bar.completed)))  # the bar as this answer starts
+            return super().chat(request)
+
+    backend = Watching(garbage_every=3)
+    backend.seen = []
+    gen = _gen(tmp_path, backend=backend, progress=True).fit([])
+    assert len(_records(gen, 30)) == 30
+    tasks = list(gen.progress_.tasks)
+    assert [t.description for t in tasks[:4]] == ["source_types", "topics", "subtopics", "examples"]
+    assert all(t.completed == t.total for t in tasks)
+    assert sum(t.total for t in tasks) == len(backend.seen)  # every answer counted once, retries too
+    assert sum(s["retries"] + s["parse_failures"] + s["repairs"] for s in gen.stats_.values()) > 0
+    for stage in ("topics", "subtopics", "examples"):  # one call each here (batch_size 64): the bar moved within it
+        counts = [k for d, k in backend.seen if d == stage]
+        assert len(counts) > 1 and counts == list(range(len(counts)))
+    gen.close()
+
+    cached = _gen(tmp_path, backend=crashing(0), progress=True).fit([])  # every answer from the cache
+    assert len(_records(cached, 30)) == 30
+    assert all(t.completed == t.total for t in cached.progress_.tasks)
+    cached.close()
