@@ -192,7 +192,7 @@ class HierarchicalGenerator(Generator):
 
     def get_params(self) -> dict[str, Any]:
         """Parameters for manifests and config hashes, with API keys in backend_params scrubbed."""
-        from ..backends.base import scrub_secrets
+        from ..store import scrub_secrets
 
         params = super().get_params()
         if not isinstance(self.backend, str):
