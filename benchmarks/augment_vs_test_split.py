@@ -2,7 +2,7 @@
 
 A user has only their examples, so `augment` can only cross-validate on them. When those examples
 were drawn from a built-in dataset (`--dataset NAME --k K`), the dataset's test split tells the truth:
-train MiniLM + LR on the run's real examples alone, and with the synthetic records the run would use
+train the run's own classifier (the one its verdict was measured with) on the run's real examples alone, and with the synthetic records the run would use
 at each measured ratio (the same seeded order and per-label prefix as the cross-validation), and
 score both on the test split.
 
@@ -29,18 +29,22 @@ def main() -> None:
     args = ap.parse_args()
     sp = load_splits(args.dataset)
     cv = read_json(args.run / "crossval.json")
-    seed = read_json(args.run / "manifest.json")["seeds"]["seed"]
+    manifest = read_json(args.run / "manifest.json")
+    seed = manifest["seeds"]["seed"]
+    cv_config = manifest["config"]["cv"]
     real = [Example(text=r["text"], label=r["label"]) for r in read_jsonl(args.run / "augmented.jsonl") if r["source"] == "real"]
     kept = [SyntheticExample.from_dict(r) for r in read_jsonl(args.run / "synthetic.jsonl")]
     test = sp.test.examples()
 
     def score(train):
-        clf = make_classifier("embedding-lr", random_state=seed).fit(train)
+        params = {**cv_config.get("classifier_params", {}), "random_state": seed}
+        clf = make_classifier(cv_config.get("classifier", "embedding-lr"), **params).fit(train)
         return evaluate_predictions([e.label for e in test], clf.predict(test), sp.label_set.names)
 
     base = score(real)
     rows = [{"ratio": None, "test_macro_f1": base["macro_f1"], "test_accuracy": base["accuracy"]}]
-    print(f"{args.run}: {len(real)} real examples; test split of {args.dataset}: {len(test)} texts")
+    print(f"{args.run}: {len(real)} real examples; test split of {args.dataset}: {len(test)} texts; "
+          f"classifier {cv_config.get('classifier')} {cv_config.get('classifier_params') or ''}")
     print(f"  real only      test macro-F1 {base['macro_f1']:.1f}  accuracy {base['accuracy']:.1f}")
     by_ratio = {r["ratio"]: r for r in cv["summary"] if r["ratio"] is not None}
     for ratio in cv["ratios"]:

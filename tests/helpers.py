@@ -57,11 +57,13 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, prefix: t
 
 
 def assert_user_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
-    """Exit 2, stderr exactly one line ``error: ...`` containing every needle, no traceback."""
+    """Exit 2, stderr one line ``error: ...`` (after any progress lines) containing every needle, no traceback."""
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1, f"stderr is not one line: {proc.stderr!r}"
+    # Progress goes to stderr as plain "progress: …" lines when it is not a terminal; the error is one line, last.
+    lines = [ln for ln in proc.stderr.splitlines() if not ln.startswith("progress: ")]
+    assert len(lines) == 1, f"stderr is not one line (besides progress lines): {proc.stderr!r}"
+    assert proc.stderr.splitlines()[-1] == lines[0], f"the error is not the last line: {proc.stderr!r}"
     line = lines[0]
     assert line.startswith("error: "), line
     for n in needles:

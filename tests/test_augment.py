@@ -44,6 +44,9 @@ def user_data(tmp_path_factory):
 
 
 def _run(out, data, pool, **kw):
+    # MiniLM: these verdicts are about the decision rules, sized for the classifier they were written for;
+    # the default classifier (EmbeddingGemma) is exercised by the CLI tests below.
+    kw.setdefault("classifier_params", {"encoder": "all-MiniLM-L6-v2"})
     job = Augmentation(out, "Classify the sentiment of movie reviews.", generator="file", generator_params={"path": str(pool)},
                        ratios=(1, 4), n_splits=4, n_repeats=3, **kw)
     return job, job.run(load_file(data), str(data))
@@ -145,6 +148,24 @@ def test_cli_prints_the_verdict(user_data, tmp_path):
 
     assert re.search(r"^(USE|DO NOT USE|INCONCLUSIVE): .*points macro_f1 \(CI \[[-+]\d", r.stdout, re.M), r.stdout
     assert (tmp_path / "run" / "augmented.csv").is_file() and not (tmp_path / "run" / "report.html").exists()
+    # The default classifier is the strongest offline one, and the verdict says so.
+    assert "(Measured with embedding-lr (embeddinggemma-300m).)" in r.stdout, r.stdout
+    m = read_json(tmp_path / "run" / "manifest.json")
+    assert m["config"]["cv"]["classifier_params"] == {"encoder": "embeddinggemma-300m"}
+    assert m["verdict"]["classifier"] == "embedding-lr (embeddinggemma-300m)"
+
+
+def test_cli_classifier_flag_picks_the_encoder_or_a_classifier(user_data, tmp_path):
+    _, data, good, _ = user_data
+    common = ["--instruction", "Classify the sentiment of movie reviews.", "--generator", "file", "--set", f"path={good}",
+              "--ratios", "1", "--folds", "2", "--repeats", "1", "--no-report"]
+    r = _cli(data, *common, "--classifier", "all-MiniLM-L6-v2", "--out", tmp_path / "minilm")
+    assert r.returncode == 0, r.stderr
+    assert "(Measured with embedding-lr (all-MiniLM-L6-v2).)" in r.stdout
+    r = _cli(data, *common, "--classifier", "tfidf-lr", "--out", tmp_path / "tfidf")
+    assert r.returncode == 0, r.stderr
+    assert "(Measured with tfidf-lr.)" in r.stdout
+    assert read_json(tmp_path / "tfidf" / "manifest.json")["config"]["cv"]["classifier_params"] == {}
 
 
 @pytest.mark.slow

@@ -282,13 +282,21 @@ def test_retries_on_500_then_succeeds():
     assert srv.auth[0] == f"Bearer {SECRET}"
 
 
+def _record_waits(backend) -> list[float]:
+    """The seconds the backend decides to wait before each retry (asserted instead of wall time)."""
+    waits: list[float] = []
+    delay = backend._delay
+    backend._delay = lambda *a: waits.append(delay(*a)) or waits[-1]
+    return waits
+
+
 def test_retry_after_on_429():
     with Scripted([(429, [("Retry-After", "0")], 0)]) as srv:
-        t0 = time.monotonic()
-        c = fake_backend(srv.url, backoff_base=5.0, backoff_max=5.0).chat(ask("hi"))
-        waited = time.monotonic() - t0
+        b = fake_backend(srv.url, backoff_base=5.0, backoff_max=5.0)
+        waits = _record_waits(b)
+        c = b.chat(ask("hi"))
     assert c.retries == 1 and srv.hits == 2
-    assert waited < 2.0  # Retry-After: 0 wins over the 5 s backoff
+    assert waits == [0.0]  # Retry-After: 0 wins over the 5 s backoff
 
 
 def test_401_fails_at_once_without_leaking_the_key():
@@ -305,13 +313,13 @@ def test_401_fails_at_once_without_leaking_the_key():
 def test_timeout_is_retried_then_fails_clearly():
     with Scripted([(200, (), 2.0)] * 3) as srv:
         b = fake_backend(srv.url, timeout=0.3, max_retries=2)
-        t0 = time.monotonic()
+        waits = _record_waits(b)
         with pytest.raises(ResourceError) as ei:
             b.chat(ask("hi"))
-        elapsed = time.monotonic() - t0
     msg = str(ei.value)
+    # The server answers 200 after 2 s: only the 0.3 s timeout can turn that into "timed out".
     assert srv.hits == 3 and "timed out" in msg and "2 retries" in msg and SECRET not in msg
-    assert elapsed < 5.0  # 3 attempts of 0.3 s plus short backoffs, not 3 x 2 s
+    assert len(waits) == 2 and all(w <= 0.05 for w in waits)  # short backoffs between the attempts
 
 
 def test_server_down_is_a_clear_error():

@@ -102,8 +102,8 @@ def test_sst2_missing_dir_names_the_env_var(tmp_path, monkeypatch):
     assert "SENTISYNTH_SST2_DIR" in str(e.value) and "train.tsv" in str(e.value)
 
     monkeypatch.delenv("SENTISYNTH_SST2_DIR")
-    monkeypatch.chdir(tmp_path)  # no shared/data/sst2 above a pytest tmp dir …
-    monkeypatch.setattr("sentisynth.data.builtin._PACKAGE_DIR", tmp_path)  # … nor above the package
+    # The search finds nothing wherever pytest's tmp dir lives (a shared/data/sst2 may exist above it).
+    monkeypatch.setattr("sentisynth.data.builtin._sst2_candidates", lambda roots: [tmp_path / "shared" / "data" / "sst2"])
     with pytest.raises(ResourceError) as e:
         load_builtin("sst2")
     assert "SENTISYNTH_SST2_DIR" in str(e.value) and "\n" not in str(e.value)

@@ -271,7 +271,7 @@ def test_every_shipped_experiment_config_parses():
     from sentisynth.evaluation.config import load_experiment_config
 
     root = Path(__file__).resolve().parents[1] / "experiments"
-    configs = [p for p in sorted(root.glob("*.yaml")) if not p.name.startswith("pool-")]
+    configs = [p for p in sorted(root.rglob("*.yaml")) if not p.name.startswith("pool-")]
     assert len(configs) > 20
     for path in configs:
         cfg = load_experiment_config(path)

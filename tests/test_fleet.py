@@ -87,12 +87,14 @@ def requests(n: int) -> list[ChatRequest]:
 class InFlight:
     """Wraps the servers' answer function to record how many requests each server holds at once."""
 
-    def __init__(self, hold: float):
+    def __init__(self, hold: float, meet: int | None = None):
         self.hold = hold
+        self.meet = meet
         self.now: dict[str, int] = {}
         self.peak: dict[str, int] = {}
         self.peak_total = 0
         self.lock = threading.Lock()
+        self.met = threading.Event()
 
     def content(self, name: str):
         def answer(request: dict[str, Any]) -> str:
@@ -100,6 +102,13 @@ class InFlight:
                 self.now[name] = self.now.get(name, 0) + 1
                 self.peak[name] = max(self.peak.get(name, 0), self.now[name])
                 self.peak_total = max(self.peak_total, sum(self.now.values()))
+                if self.meet is not None and self.peak_total >= self.meet:
+                    self.met.set()
+            if self.meet is not None:
+                # Hold each answer until ``meet`` requests were in flight at once (or long enough
+                # that only a client that never sends them could miss it), so whether they overlap
+                # does not depend on how fast the machine starts threads.
+                self.met.wait(timeout=30)
             time.sleep(self.hold)
             with self.lock:
                 self.now[name] -= 1
@@ -115,7 +124,7 @@ def test_a_fleet_answers_like_one_server_in_order_and_spreads_the_work(healthy_f
     urls, states = healthy_fleet
     reqs = requests(60)
     one = backend(urls[0], max_concurrency=6).chat_many(reqs)  # concurrency does not change answers
-    flight = InFlight(hold=0.02)
+    flight = InFlight(hold=0.02, meet=3)
     for k, state in enumerate(states):
         monkeypatch.setattr(state, "content", flight.content(f"s{k}"))  # same answers, in-flight counted
     many = backend(urls, max_concurrency=2)

@@ -69,6 +69,7 @@ def test_in_process_llamacpp_generates_a_small_real_set(tmp_path):
     assert all(stages[s]["calls"] >= 1 for s in ("source_types", "topics", "subtopics", "examples"))
     assert stages["examples"]["completion_tokens"] > 0
     assert m["model"]["backend"] == "llamacpp" and m["model"].get("sha256", m["model"].get("gguf_sha256"))
+    assert "AVX" in m["environment"]["llama_cpp_system_info"]  # which llama.cpp build made the tokens
     assert (tmp_path / "run" / "synthetic.parquet").exists()
 
 

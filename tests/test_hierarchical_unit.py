@@ -1,6 +1,7 @@
 """Hierarchical generator policy with a deterministic fake LLM: sizing, grounding, dedup, resume."""
 
 import hashlib
+import io
 import json
 import re
 
@@ -10,6 +11,7 @@ from sentisynth.errors import ConfigError
 from sentisynth.generators.base import make_generator
 from sentisynth.generators.hierarchical import normalize, parse_items, plan_shape
 from sentisynth.pipeline import write_generation_run
+from sentisynth.progress import Progress
 from sentisynth.store import read_json
 
 from .fake_backend import FakeBackend, crashing
@@ -172,30 +174,48 @@ def test_short_subtopics_are_topped_up_from_other_combinations(tmp_path):
     assert gen.report()["stages"]["examples"]["top_ups"] > 0
 
 
-def test_progress_bars_count_every_answer_as_it_arrives(tmp_path):
-    """One bar per stage call; it moves with each answer (a call of ``batch_size`` requests takes
+def _tasks(log: str) -> list[list[tuple[str, int, int]]]:
+    """The progress lines of a log grouped by task: each ``progress: STAGE 0/T`` line starts one."""
+    tasks: list[list[tuple[str, int, int]]] = []
+    for line in log.splitlines():
+        m = re.match(r"progress: (\w+) (\d+)/(\d+)", line)
+        if m:
+            row = (m.group(1), int(m.group(2)), int(m.group(3)))
+            if row[1] == 0 and not (tasks and tasks[-1][-1][0] == row[0] and tasks[-1][-1][1] == 0):
+                tasks.append([])
+            tasks[-1].append(row)
+    return tasks
+
+
+def test_progress_counts_every_answer_as_it_arrives(tmp_path):
+    """One task per stage call; it moves with each answer (a call of ``batch_size`` requests takes
     minutes on a CPU), not once per call, and it ends full, retries and cached answers included."""
+    log = io.StringIO()
+
     class Watching(FakeBackend):
         def chat(self, request):
-            bar = gen.progress_.tasks[-1]
-            self.seen.append((bar.description, int(bar.completed)))  # the bar as this answer starts
+            stage, done, _ = _tasks(log.getvalue())[-1][-1]
+            self.seen.append((stage, done))  # the progress as this answer starts
             return super().chat(request)
 
     backend = Watching(garbage_every=3)
     backend.seen = []
     gen = _gen(tmp_path, backend=backend, progress=True).fit([])
+    gen.progress_ = Progress(True, mode="lines", stream=log, interval=0)  # every step as a line
     assert len(_records(gen, 30)) == 30
-    tasks = list(gen.progress_.tasks)
-    assert [t.description for t in tasks[:4]] == ["source_types", "topics", "subtopics", "examples"]
-    assert all(t.completed == t.total for t in tasks)
-    assert sum(t.total for t in tasks) == len(backend.seen)  # every answer counted once, retries too
+    tasks = _tasks(log.getvalue())
+    assert [t[0][0] for t in tasks[:4]] == ["source_types", "topics", "subtopics", "examples"]
+    assert all(t[-1][1] == t[-1][2] for t in tasks)  # each ends full
+    assert sum(t[-1][2] for t in tasks) == len(backend.seen)  # every answer counted once, retries too
     assert sum(s["retries"] + s["parse_failures"] + s["repairs"] for s in gen.stats_.values()) > 0
-    for stage in ("topics", "subtopics", "examples"):  # one call each here (batch_size 64): the bar moved within it
+    for stage in ("topics", "subtopics", "examples"):  # one call each here (batch_size 64): it moved within it
         counts = [k for d, k in backend.seen if d == stage]
         assert len(counts) > 1 and counts == list(range(len(counts)))
     gen.close()
 
+    cached_log = io.StringIO()
     cached = _gen(tmp_path, backend=crashing(0), progress=True).fit([])  # every answer from the cache
+    cached.progress_ = Progress(True, mode="lines", stream=cached_log, interval=0)
     assert len(_records(cached, 30)) == 30
-    assert all(t.completed == t.total for t in cached.progress_.tasks)
+    assert all(t[-1][1] == t[-1][2] for t in _tasks(cached_log.getvalue()))
     cached.close()

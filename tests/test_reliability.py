@@ -1,7 +1,8 @@
 """Reliability: faults on the wire, kill -9 mid-run, and files that are never left corrupt.
 
 The HTTP backend talks to a real HTTP server on 127.0.0.1 (``tests/fault_server.py``) that fails
-at set rates; the CLI runs as a real subprocess and is killed with SIGKILL at random moments.
+at set rates; the CLI runs as a real subprocess and is killed with SIGKILL at points chosen by its
+progress on disk (seeded), so the outcome does not depend on how fast the machine is.
 Every figure asserted here is also in docs/RELIABILITY.md.
 """
 
@@ -13,8 +14,10 @@ import random
 import signal
 import sqlite3
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import yaml
@@ -34,7 +37,11 @@ MIXED_RATES = {"http_500": 0.08, "http_429": 0.04, "timeout": 0.04, "truncated":
 #: What the backend calls each transport fault when it retries it.
 CAUSE_OF = {"http_500": "http_500", "http_429": "http_429", "timeout": "timeout", "truncated": "connection",
             "malformed_body": "malformed_body", "empty_choices": "empty_choices"}
-FAST_RETRIES = {"timeout": 2.0, "max_retries": 15, "backoff_base": 0.01, "backoff_max": 0.05, "max_concurrency": 4}
+#: The client's timeout is far above what a healthy answer from 127.0.0.1 takes even on a loaded machine (a
+#: slow healthy answer would be counted as a timeout the server never sent), and the server's ``timeout``
+#: fault (HANG) holds the connection past it.
+FAST_RETRIES = {"timeout": 6.0, "max_retries": 15, "backoff_base": 0.01, "backoff_max": 0.05, "max_concurrency": 4}
+HANG = 8.0
 
 
 def _generator(url: str, tmp_path: Path, **backend_params):
@@ -63,7 +70,7 @@ def _check_exact(recs: list[dict], n: int) -> None:
 
 def test_generation_through_every_fault_kind_is_exact_and_counted(tmp_path):
     n = 300
-    with running_fault_server(rates=MIXED_RATES, seed=1, hang=3.0, retry_after=1) as (url, server):
+    with running_fault_server(rates=MIXED_RATES, seed=1, hang=HANG, retry_after=1) as (url, server):
         path = write_generation_run(tmp_path / "run", _generator(url, tmp_path), None, n, seed=0, source="none")
     _check_exact(_records(path), n)
     served = server.served
@@ -125,23 +132,50 @@ def _assert_nothing_corrupt(folder: Path) -> None:
                 con.close()
 
 
-def _kill_loop(cmd: list[str], out: Path, rng: random.Random, max_kills: int, window: tuple[float, float]) -> int:
-    """Start ``cmd`` and SIGKILL it at a random moment, again and again, until it finishes on its own
-    or ``max_kills`` kills; after every kill nothing in ``out`` may be corrupt. Returns the kills."""
+def _kill_loop(cmd: list[str], out: Path, progress: Callable[[], int], steps: list[int]) -> int:
+    """Start ``cmd`` and SIGKILL it each time ``progress()`` (units of work on disk) has grown by the
+    next of ``steps`` since that start, then start it again; after every kill nothing in ``out`` may
+    be corrupt. Kill points are chosen by progress, never by the clock, so every machine kills at
+    the same stages; ``steps`` must add up to less than the whole run, so that each kill lands
+    mid-run. Returns the kills (each one asserted to have hit a running process)."""
     kills = 0
-    for _ in range(max_kills):
+    for step in steps:
+        target = progress() + step
         proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            proc.wait(timeout=rng.uniform(*window))
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            kills += 1
-            _assert_nothing_corrupt(out)
-            continue
-        assert proc.returncode == 0, proc.stderr.read().decode()
-        break
+        deadline = time.monotonic() + 600  # a hang, not a slow machine: the run makes progress in seconds
+        while proc.poll() is None and progress() < target and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proc.poll() is None, (
+            f"the run ended (exit {proc.returncode}) at progress {progress()} before reaching {target}: "
+            f"steps {steps} must add up to less than the whole run; stderr: {proc.stderr.read().decode()[-2000:]}")
+        assert progress() >= target, f"no progress past {progress()} in 600 s (wanted {target})"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stderr.close()
+        kills += 1
+        _assert_nothing_corrupt(out)
     return kills
+
+
+def _kill_steps(rng: random.Random, total: int, kills: int) -> list[int]:
+    """``kills`` progress steps drawn from the seeded ``rng`` that together cover 20–80 % of ``total``
+    units, so the last kill still leaves a fifth of the run (far more than one poll can miss)."""
+    cuts = sorted(rng.sample(range(total // 5, 4 * total // 5), kills))
+    return [b - a for a, b in zip([0, *cuts], cuts)]
+
+
+def _rows(sqlite_path: Path) -> int:
+    """Answers in a call cache (0 before it exists); read-only, so it never disturbs the writer."""
+    if not sqlite_path.exists():
+        return 0
+    try:
+        con = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True, timeout=5)
+        try:
+            return con.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.OperationalError:  # the table is not created yet
+        return 0
 
 
 def test_kill_9_loop_during_generation_ends_with_the_uninterrupted_records(tmp_path):
@@ -159,13 +193,16 @@ def test_kill_9_loop_during_generation_ends_with_the_uninterrupted_records(tmp_p
     with running_fault_server(seed=3) as (url, _):
         subprocess.run(command(tmp_path / "clean", tmp_path / "clean.sqlite", url), env=ENV, check=True, timeout=300,
                        capture_output=True)
-    with running_fault_server(rates=transport, seed=4, latency=0.25, hang=3.0, retry_after=0.2) as (url, server):
+    with running_fault_server(rates=transport, seed=4, latency=0.25, hang=HANG, retry_after=0.2) as (url, server):
         out = tmp_path / "killed"
         cmd = command(out, tmp_path / "killed.sqlite", url)
-        kills = _kill_loop(cmd, out, random.Random(7), max_kills=8, window=(2.0, 6.0))
-        subprocess.run(cmd, env=ENV, check=True, timeout=300, capture_output=True)  # finish (a no-op if done)
-    print(f"\nRELIABILITY generation kill loop: {kills} kills, faults served {dict(server.served)}")
-    assert kills >= 3, f"only {kills} kills landed mid-run"
+        calls = _rows(tmp_path / "clean.sqlite")  # the answers a whole run caches
+        steps = _kill_steps(random.Random(7), calls, kills=4)
+        kills = _kill_loop(cmd, out, lambda: _rows(tmp_path / "killed.sqlite"), steps)
+        subprocess.run(cmd, env=ENV, check=True, timeout=300, capture_output=True)  # finish the run
+    print(f"\nRELIABILITY generation kill loop: {kills} kills after {steps} of {calls} answers, "
+          f"faults served {dict(server.served)}")
+    assert kills == 4
     assert sum(server.served[f] for f in transport) > 0
     clean, killed = _records(tmp_path / "clean" / "synthetic.jsonl"), _records(out / "synthetic.jsonl")
     _check_exact(killed, n)
@@ -194,12 +231,14 @@ def test_kill_9_loop_during_an_experiment_grid_ends_with_the_uninterrupted_resul
                    timeout=600, capture_output=True)
     out = tmp_path / "killed"
     cmd = cli_command("experiment", str(cfg), "--out", str(out), "--no-progress")
-    kills = _kill_loop(cmd, out, random.Random(11), max_kills=8, window=(1.0, 5.0))
-    subprocess.run(cmd, env=ENV, check=True, timeout=600, capture_output=True)
-    print(f"\nRELIABILITY experiment kill loop: {kills} kills")
-    assert kills >= 3, f"only {kills} kills landed mid-run"
     clean = results(tmp_path / "clean")
     assert len(clean) == 3 * 16 * 4 + 1
+    steps = _kill_steps(random.Random(11), len(clean), kills=4)
+    cells = lambda: sum(1 for _ in (out / "eval").rglob("*.json")) if (out / "eval").exists() else 0  # noqa: E731
+    kills = _kill_loop(cmd, out, cells, steps)
+    subprocess.run(cmd, env=ENV, check=True, timeout=600, capture_output=True)
+    print(f"\nRELIABILITY experiment kill loop: {kills} kills after {steps} of {len(clean)} cells")
+    assert kills == 4
     assert results(out) == clean
     synthetic = sorted(p.relative_to(out) for p in (out / "synthetic").rglob("*.jsonl"))
     assert synthetic == sorted(p.relative_to(tmp_path / "clean") for p in (tmp_path / "clean" / "synthetic").rglob("*.jsonl"))

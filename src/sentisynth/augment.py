@@ -108,6 +108,25 @@ class Augmentation:
         self.random_state = random_state
         self.progress = progress
 
+    def classifier_params_(self) -> dict[str, Any]:
+        """The cross-validation classifier's parameters with the product default filled in: a frozen-
+        encoder classifier with no encoder named uses :data:`~sentisynth.backends.encoders.DEFAULT_ENCODER`
+        (EmbeddingGemma; docs/CLASSIFIERS.md for why and what it costs)."""
+        import inspect
+
+        from .backends.encoders import DEFAULT_ENCODER
+        from .evaluation.classifiers import CLASSIFIERS
+
+        params = dict(self.classifier_params or {})
+        if "encoder" in inspect.signature(CLASSIFIERS.get(self.classifier)).parameters:
+            params.setdefault("encoder", DEFAULT_ENCODER)
+        return params
+
+    def classifier_label(self) -> str:
+        """How the verdict names the classifier it was measured with, e.g. ``embedding-lr (embeddinggemma-300m)``."""
+        enc = self.classifier_params_().get("encoder")
+        return f"{self.classifier} ({getattr(enc, 'name', enc)})" if enc else self.classifier
+
     def config(self, data: TextDataset) -> dict[str, Any]:
         """The resolved configuration (what the manifest stores and what reproduces the run)."""
         from .store import jsonable
@@ -135,7 +154,7 @@ class Augmentation:
         return jsonable({
             "instruction": self.instruction, "generator": self.generator, "generator_params": params, "filters": filters,
             "n": n, "ratios": ratios, "cv": {"n_splits": self.n_splits, "n_repeats": self.n_repeats, "metric": self.metric,
-                                             "classifier": self.classifier, "classifier_params": self.classifier_params or {}},
+                                             "classifier": self.classifier, "classifier_params": self.classifier_params_()},
             "seed": self.random_state,
         })
 
@@ -157,6 +176,8 @@ class Augmentation:
         t0 = time.perf_counter()
         say(f"1/4 generating {cfg['n']} records with {self.generator} …")
         gen = make_generator(self.generator, **cfg["generator_params"])
+        if "progress" in gen.get_params():  # an execution-only setting: never part of the config or its hash
+            gen.progress = self.progress
         gen_path = write_generation_run(run.file("generation"), gen, data, cfg["n"], seed=self.random_state, source=source,
                                         progress=self.progress)
         timings["generation"] = time.perf_counter() - t0
@@ -189,6 +210,8 @@ class Augmentation:
             write_json(cv_path, cv)
         timings["crossval"] = time.perf_counter() - t0
         verdict = self._cv(cfg).verdict(cv["summary"], cv["ratios"], len(real))
+        verdict["classifier"] = self.classifier_label()
+        verdict["message"] += f" (Measured with {verdict['classifier']}.)"
         if cv.get("verdict") != verdict:  # same folds, newer decision rules: keep crossval.json in step
             cv["verdict"] = verdict
             write_json(cv_path, cv)
@@ -223,18 +246,16 @@ class Augmentation:
         from .evaluation.crossval import AugmentationCV
 
         return AugmentationCV(ratios=cfg["ratios"], n_splits=self.n_splits, n_repeats=self.n_repeats,
-                              classifier=self.classifier, classifier_params=self.classifier_params,
+                              classifier=self.classifier, classifier_params=self.classifier_params_(),
                               metric=self.metric, random_state=self.random_state)
 
     def _cross_validate(self, real: list[Example], kept: list[SyntheticExample], cfg: dict[str, Any]) -> dict[str, Any]:
         cv = self._cv(cfg)
-        if not self.progress:
-            return cv.run(real, kept)
-        from rich.progress import Progress
+        from .progress import Progress
 
-        with Progress(transient=False) as bar:
-            task = bar.add_task("folds", total=self.n_splits * self.n_repeats)
-            return cv.run(real, kept, progress=lambda k: bar.advance(task, k))
+        with Progress(self.progress) as bar:
+            advance, _ = bar.task("folds", self.n_splits * self.n_repeats)
+            return cv.run(real, kept, progress=advance)
 
     def _chosen(self, real: list[Example], kept: list[SyntheticExample], ratio: float | None) -> list[SyntheticExample]:
         """The synthetic records of the augmented dataset: the same seeded order and per-label prefix
@@ -274,7 +295,7 @@ class Augmentation:
     def _embedding_analysis(self, run: Any, real: list[Example], kept: list[SyntheticExample]) -> None:
         from .analysis.embeddings import write_embedding_analysis
 
-        encoder = (self.classifier_params or {}).get("encoder", "all-MiniLM-L6-v2")
+        encoder = self.classifier_params_().get("encoder", "all-MiniLM-L6-v2")  # tfidf-lr: a cheap space for the plots
         if self.generator == "gan":
             encoder = (self.generator_params or {}).get("encoder", encoder)
         write_embedding_analysis(run.file("analysis"), real, kept, encoder, reference_name="your examples",

