@@ -168,6 +168,27 @@ def test_cli_classifier_flag_picks_the_encoder_or_a_classifier(user_data, tmp_pa
     assert read_json(tmp_path / "tfidf" / "manifest.json")["config"]["cv"]["classifier_params"] == {}
 
 
+def test_cli_config_is_typed_and_explicit_flags_win(user_data, tmp_path):
+    """--config is validated (an unknown or ill-typed key is a one-line error naming it) and an explicit
+    --seed, 0 included, wins over the config's seed."""
+    _, data, good, _ = user_data
+    cfg = tmp_path / "opts.yaml"
+    common = ["--instruction", "Classify the sentiment of movie reviews.", "--generator", "file", "--set", f"path={good}",
+              "--ratios", "1", "--folds", "2", "--repeats", "1", "--no-report", "--classifier", "tfidf-lr", "--config", cfg]
+    cfg.write_text("seed: 5\nratio: [1, 2]\n")
+    r = _cli(data, *common, "--out", tmp_path / "typo")
+    assert r.returncode == 2 and "ratio: unknown key" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    cfg.write_text("seed: 5\nfolds: one\n")
+    r = _cli(data, *common, "--out", tmp_path / "type")
+    assert r.returncode == 2 and "folds" in r.stderr and "integer" in r.stderr, r.stderr
+    assert not (tmp_path / "typo").exists() and not (tmp_path / "type").exists()
+    cfg.write_text("seed: 5\n")
+    assert _cli(data, *common, "--out", tmp_path / "from-config").returncode == 0
+    assert _cli(data, *common, "--seed", "0", "--out", tmp_path / "flag").returncode == 0
+    assert read_json(tmp_path / "from-config" / "manifest.json")["seeds"]["seed"] == 5
+    assert read_json(tmp_path / "flag" / "manifest.json")["seeds"]["seed"] == 0
+
+
 @pytest.mark.slow
 def test_main_job_with_the_hierarchical_generator_on_a_real_model(user_data, tmp_path):
     """The default generator (hierarchical, Qwen2.5-0.5B in-process) through the real command."""
@@ -180,6 +201,11 @@ def test_main_job_with_the_hierarchical_generator_on_a_real_model(user_data, tmp
     assert m["status"] == "complete" and m["config"]["generator"] == "hierarchical"
     gen = read_json(out / "generation" / "manifest.json")
     assert gen["counts"]["synthetic"] == 8 and gen["model"]["model"] == "qwen2.5-0.5b-instruct" and gen["model"]["sha256"]
+    # Grounded by default, in 8 examples per label that the cross-validation never holds out.
+    assert m["config"]["generator_params"]["grounding"] is True and gen["seed_set"]["n"] == 16
+    assert m["counts"]["grounding"] == 16 and m["counts"]["held_out_in_cv"] == 24 and m["verdict"]["caveat"] is None
+    cv = read_json(out / "crossval.json")
+    assert cv["n_always_train"] == 16 and cv["n_real"] == 24
     records = [json.loads(x) for x in (out / "generation" / "synthetic.jsonl").read_text().splitlines()]
     assert all(r["meta"]["topic"] and r["meta"]["source_type"] for r in records)
     assert m["verdict"]["decision"] in {"use", "do not use", "inconclusive", "not measured"}

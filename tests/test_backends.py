@@ -238,21 +238,25 @@ class Scripted:
                     step = owner.script.pop(0) if owner.script else None
                     owner.inflight += 1
                     owner.max_inflight = max(owner.max_inflight, owner.inflight)
+                # A request stops counting as in flight once its answer is ready, before it is sent: the
+                # client may send its next request as soon as it reads this one, before a decrement
+                # after the send would run (that race once counted 4 in flight under a limit of 3).
                 try:
                     if step is None:
                         time.sleep(owner.delay)
                         out = json.loads(json.dumps(OK_BODY))
                         out["choices"][0]["message"]["content"] = body["messages"][-1]["content"]
-                        self._send(200, out)
-                        return
-                    status, headers, sleep = step
-                    time.sleep(sleep)
-                    # A careless server that echoes the credentials it got.
-                    err = {"error": {"message": f"failure; you sent {self.headers.get('Authorization')}", "type": "x", "code": status}}
-                    self._send(status, err, headers)
+                        reply = (200, out, ())
+                    else:
+                        status, headers, sleep = step
+                        time.sleep(sleep)
+                        # A careless server that echoes the credentials it got.
+                        err = {"error": {"message": f"failure; you sent {self.headers.get('Authorization')}", "type": "x", "code": status}}
+                        reply = (status, err, headers)
                 finally:
                     with owner.lock:
                         owner.inflight -= 1
+                self._send(*reply)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

@@ -141,3 +141,12 @@ def test_markdown_tables_name_their_runs(runs, tmp_path):
 
     real = pd.read_csv(exp / "summary.csv").query("condition == 'real'").iloc[0]
     assert f"{real['accuracy_mean']:.1f} ± {real['accuracy_std']:.1f}" in md
+
+
+def test_contamination_is_a_sentence_not_a_dict():
+    from sentisynth.report.html import contamination_sentence
+
+    assert contamination_sentence({"contamination": 0}) == (
+        "Contamination check: no synthetic record was too close to an evaluation text (contamination filter).")
+    assert "3 synthetic records were too close" in contamination_sentence({"contamination": 3})
+    assert "{" not in contamination_sentence({"contamination": 2})

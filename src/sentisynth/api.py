@@ -89,10 +89,10 @@ def synthesize(seed: TextDataset, generator: str = "hierarchical", *, n: int, in
     """
     from .augment import default_filters, generator_options
     from .filters.base import FilterChain
-    from .generators.base import make_generator
+    from .generators.base import generator_class, make_generator
 
-    if instruction is None and generator == "hierarchical":
-        raise ConfigError('synthesize(generator="hierarchical") needs instruction="…" (the task in one sentence).')
+    if instruction is None and generator_class(generator).needs_instruction:
+        raise ConfigError(f'synthesize(generator="{generator}") needs instruction="…" (the task in one sentence).')
     options = generator_options(generator, params, seed, instruction or "", random_state)
     if filters == "default":
         filters = default_filters(generator, instruction or "", options.get("model"))

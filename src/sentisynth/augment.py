@@ -18,9 +18,14 @@ unfinished stage (and generation resumes inside itself).
 
 Leakage: the cross-validation's held-out folds are the user's own examples, so the contamination
 filter is fitted on them — a synthetic near-copy of a held-out example would otherwise score as a
-gain it is not — and the default generator (hierarchical) runs zero-shot, never shown them.
-Generators that learn from the seed set (small-lm, the GAN, EDA) have still seen the held-out
-folds; the manifest and report say so, because that makes their estimate optimistic.
+gain it is not. A generator that *grounds* in the seed set (``seed_use == "grounds"``: the
+hierarchical generator's style profile, topics drawn from real texts, style examples) is fitted on
+the grounding part only — up to 8 examples per label, at most half of each — and those examples are
+in every fold's training part, never held out: every score is on examples it never saw (the same
+design holds for any user data; ``benchmarks/augment_vs_test_split.py`` checks it against a test
+split). Generators that learn from every seed example (``seed_use == "learns"``: small-lm, the GAN,
+EDA) have still seen the held-out folds; the manifest and report say so, because that makes their
+estimate optimistic.
 """
 
 from __future__ import annotations
@@ -34,8 +39,22 @@ from .data.dataset import TextDataset
 from .errors import ConfigError
 from .records import Example, SyntheticExample
 
-#: Generators whose ``fit`` learns from every seed example (so cross-validation folds are not unseen).
-LEARNS_FROM_SEED = {"small-lm", "gan", "eda"}
+#: Most seed examples per label a grounded generator sees in the main job (and at most half of each
+#: label): the rest are what the cross-validation may hold out.
+GROUNDING_PER_LABEL = 8
+
+
+def grounding_split(data: TextDataset, seed: int) -> tuple[TextDataset, list[int]]:
+    """(the grounding part, indices of the rest): per label ``min(8, count // 2)`` examples drawn with
+    ``seed`` (none where that would leave fewer than two to hold out); a grounded generator sees only the
+    first, cross-validation holds out only the second."""
+    from .data.subsample import subsample_counts
+
+    counts = {lab: min(GROUNDING_PER_LABEL, c // 2, max(0, c - 2)) for lab, c in data.counts().items()}
+    part = subsample_counts(data, counts, seed + 7919) if sum(1 for c in counts.values() if c) >= 2 else data.subset([])
+    shown = {(t, lab) for t, lab in zip(part.texts, part.labels)}
+    rest = [i for i, (t, lab) in enumerate(zip(data.texts, data.labels)) if (t, lab) not in shown]
+    return part, rest
 
 
 def default_filters(generator: str, instruction: str, model: str | None = None) -> list[dict[str, Any]]:
@@ -44,17 +63,21 @@ def default_filters(generator: str, instruction: str, model: str | None = None) 
     - length, duplicates/near-copies and contamination are cheap and only remove what cannot help;
     - the LLM teacher was the one filter that mattered for the small LM (+3.6 → +7.5 points at k = 10)
       but changed nothing for the hierarchical pools (their records already carry the asked label),
-      so it is on for ``small-lm`` only, where its cost (about 1 s per record on 2 cores) pays;
+      so it is on only for generators that say ``needs_label_check``, where its cost (about 1 s per
+      record on 2 cores) pays;
     - embedding generators (the GAN) have no text to filter.
     """
-    if generator == "gan":
+    from .generators.base import generator_class
+
+    cls = generator_class(generator)
+    if cls.produces != "text":
         return []
     chain = [
         {"name": "length", "params": {"min_words": 3, "max_words": 120}},
         {"name": "diversity", "params": {}},
         {"name": "contamination", "params": {}},
     ]
-    if generator == "small-lm":
+    if cls.needs_label_check:
         chain.append({"name": "teacher", "params": {"teacher": "llm", "model": model or "qwen2.5-0.5b-instruct",
                                                     "instruction": instruction}})
     return chain
@@ -62,13 +85,12 @@ def default_filters(generator: str, instruction: str, model: str | None = None) 
 
 def generator_options(generator: str, params: dict[str, Any], data: TextDataset, instruction: str, seed: int) -> dict[str, Any]:
     """Fill what the user's data and instruction already say into the generator's parameters."""
-    options = dict(params)
+    from .generators.base import generator_class
+
+    cls = generator_class(generator)
+    options = {**cls.main_job_defaults, **params}
     options.setdefault("random_state", seed)
-    if generator == "hierarchical":
-        # Zero-shot by default: style examples would show the model the very sentences the
-        # cross-validation holds out, and paraphrases of them inflate the measured gain (seen here:
-        # with two style examples per call, CV said +13.0 macro-F1 where rt-snippets' test split said +5.0).
-        options.setdefault("style_examples", 0)
+    if cls.needs_instruction:
         options.setdefault("instruction", instruction)
         options.setdefault("labels", list(data.label_set.names))
         descriptions = dict(data.label_set.descriptions)
@@ -144,11 +166,14 @@ class Augmentation:
         from .filters.base import FilterChain
         from .generators.base import make_generator
 
-        make_generator(self.generator, **params)
+        gen = make_generator(self.generator, **params)
         FilterChain.from_config(filters)
         if self.metric not in METRICS:
             raise ConfigError(f"--metric {self.metric!r}: expected one of {list(METRICS)}.")
         check_class_sizes(data.counts())
+        if gen.seed_use == "grounds":  # what the cross-validation may hold out once the grounding part is set aside
+            _, rest = grounding_split(data, self.random_state)
+            check_class_sizes(data.subset(rest).counts())
         if self.n_splits < 2 or self.n_repeats < 1:
             raise ConfigError(f"--folds must be >= 2 and --repeats >= 1; got {self.n_splits} and {self.n_repeats}.")
         return jsonable({
@@ -178,7 +203,12 @@ class Augmentation:
         gen = make_generator(self.generator, **cfg["generator_params"])
         if "progress" in gen.get_params():  # an execution-only setting: never part of the config or its hash
             gen.progress = self.progress
-        gen_path = write_generation_run(run.file("generation"), gen, data, cfg["n"], seed=self.random_state, source=source,
+        real = data.examples()
+        held_out, always_train, shown = real, [], data
+        if gen.seed_use == "grounds":  # shown only the grounding part, which the cross-validation never holds out
+            shown, rest = grounding_split(data, self.random_state)
+            held_out, always_train = [real[i] for i in rest], shown.examples()
+        gen_path = write_generation_run(run.file("generation"), gen, shown, cfg["n"], seed=self.random_state, source=source,
                                         progress=self.progress)
         timings["generation"] = time.perf_counter() - t0
 
@@ -198,18 +228,18 @@ class Augmentation:
         timings["filtering"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        real = data.examples()
         cv_key = config_hash({"cv": cfg["cv"], "ratios": cfg["ratios"], "seed": self.random_state,
-                              "data": data.content_hash(), "synthetic": file_sha256(kept_path)})
+                              "data": data.content_hash(), "synthetic": file_sha256(kept_path),
+                              **({"always_train": len(always_train)} if always_train else {})})
         cv_path = run.file("crossval.json")
         cv = read_json(cv_path) if cv_path.exists() else {}
         if cv.get("key") != cv_key:
             say(f"3/4 cross-validating: {self.n_repeats} x {self.n_splits} folds, real only vs {len(cfg['ratios'])} ratios …")
-            cv = self._cross_validate(real, kept, cfg)
+            cv = self._cross_validate(held_out, kept, cfg, always_train)
             cv["key"] = cv_key
             write_json(cv_path, cv)
         timings["crossval"] = time.perf_counter() - t0
-        verdict = self._cv(cfg).verdict(cv["summary"], cv["ratios"], len(real))
+        verdict = self._cv(cfg).verdict(cv["summary"], cv["ratios"], len(held_out))
         verdict["classifier"] = self.classifier_label()
         verdict["message"] += f" (Measured with {verdict['classifier']}.)"
         if cv.get("verdict") != verdict:  # same folds, newer decision rules: keep crossval.json in step
@@ -225,12 +255,12 @@ class Augmentation:
             self._embedding_analysis(run, real, kept)
         timings["outputs"] = time.perf_counter() - t0
         caveat = None
-        if self.generator in LEARNS_FROM_SEED or cfg["generator_params"].get("style_examples"):
+        if gen.seed_use == "learns":
             caveat = (f"the {self.generator} generator saw all {len(real)} examples, including each held-out fold, "
                       "so the cross-validated gain is optimistic")
         run.write_manifest(
             status="complete",
-            counts={"real": len(real), "generated": cfg["n"], "kept": len(kept), "rejected": len(rejected),
+            counts={"real": len(real), "grounding": len(always_train), "held_out_in_cv": len(held_out), "generated": cfg["n"], "kept": len(kept), "rejected": len(rejected),
                     "augmented": len(real) + len(chosen), "synthetic_in_augmented": len(chosen)},
             verdict={**verdict, "augmented_ratio": ratio, "caveat": caveat},
             hashes={"augmented.jsonl": file_sha256(run.file("augmented.jsonl")), "synthetic": file_sha256(kept_path)},
@@ -249,13 +279,14 @@ class Augmentation:
                               classifier=self.classifier, classifier_params=self.classifier_params_(),
                               metric=self.metric, random_state=self.random_state)
 
-    def _cross_validate(self, real: list[Example], kept: list[SyntheticExample], cfg: dict[str, Any]) -> dict[str, Any]:
+    def _cross_validate(self, real: list[Example], kept: list[SyntheticExample], cfg: dict[str, Any],
+                        always_train: list[Example]) -> dict[str, Any]:
         cv = self._cv(cfg)
         from .progress import Progress
 
         with Progress(self.progress) as bar:
             advance, _ = bar.task("folds", self.n_splits * self.n_repeats)
-            return cv.run(real, kept, progress=advance)
+            return cv.run(real, kept, progress=advance, always_train=always_train)
 
     def _chosen(self, real: list[Example], kept: list[SyntheticExample], ratio: float | None) -> list[SyntheticExample]:
         """The synthetic records of the augmented dataset: the same seeded order and per-label prefix
@@ -296,7 +327,9 @@ class Augmentation:
         from .analysis.embeddings import write_embedding_analysis
 
         encoder = self.classifier_params_().get("encoder", "all-MiniLM-L6-v2")  # tfidf-lr: a cheap space for the plots
-        if self.generator == "gan":
+        from .generators.base import generator_class
+
+        if generator_class(self.generator).produces == "embedding":  # its records live in its encoder's space
             encoder = (self.generator_params or {}).get("encoder", encoder)
         write_embedding_analysis(run.file("analysis"), real, kept, encoder, reference_name="your examples",
                                  random_state=self.random_state)

@@ -211,8 +211,9 @@ def generate_hierarchical(
     n_topic: Optional[int] = typer.Option(None, help="Explicit shape: topics per source type and label."),
     n_subtopic: Optional[int] = typer.Option(None, help="Explicit shape: subtopics per topic."),
     sample_per_subtopic: Optional[int] = typer.Option(None, help="Explicit shape: examples per subtopic."),
-    data: Optional[Path] = typer.Option(None, help="Optional seed file: real examples shown to the model for tone."),
-    seed: int = typer.Option(0, help="The one seed: every model call's seed derives from it."),
+    data: Optional[Path] = typer.Option(None, help="Optional seed file: your labeled examples, which the prompts profile and quote "
+                                        "with --set grounding=true (style profile, topics from your texts) or style_examples > 0."),
+    seed: Optional[int] = typer.Option(None, help="The one seed: every model call's seed derives from it (default: the config's random_state, else 0)."),
     executor: Optional[str] = typer.Option(None, "--executor", help=EXECUTOR_HELP),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
 ) -> None:
@@ -231,7 +232,7 @@ def generate_hierarchical(
     if base_url:
         options.setdefault("backend_params", {})["base_url"] = base_url
     n = n if n is not None else options.pop("n", None)
-    options.setdefault("random_state", seed)
+    seed = _one_seed(seed, options)
     options.setdefault("progress", True)  # per-stage progress from the generator (bars, or lines in a log)
     seed_set = load_file(data) if data is not None else None
     gen = make_generator("hierarchical", **options)
@@ -255,7 +256,15 @@ SEED_HELP = dict(
 )
 
 
-def _generate_named(name: str, out: Path, n: int, dataset, data, k, seed: int, config, sets: list[str],
+def _one_seed(seed: int | None, options: dict) -> int:
+    """The run's one seed: ``--seed`` when given (``--seed 0`` included), else the config's
+    ``random_state``, else 0; written back into ``options`` so the generator gets the same one."""
+    seed = int(seed if seed is not None else options.get("random_state", 0))
+    options["random_state"] = seed
+    return seed
+
+
+def _generate_named(name: str, out: Path, n: int, dataset, data, k, seed: int | None, config, sets: list[str],
                     executor: str | None = None, ray_address: str | None = None):
     """Fit the registered generator ``name`` (options from --config, then --set) on the seed set and write the run."""
     from .generators.base import make_generator
@@ -263,7 +272,7 @@ def _generate_named(name: str, out: Path, n: int, dataset, data, k, seed: int, c
 
     options = {**_yaml_mapping(config), **_set_options(sets)}
     run_on = _executor(executor, ray_address, options)
-    options.setdefault("random_state", seed)
+    seed = _one_seed(seed, options)
     seed_set, source = _seed_set(dataset, data, k, seed)
     gen = make_generator(name, **options)
     _warn_unsharded(gen, run_on)
@@ -278,7 +287,7 @@ def generate_small_lm(
     dataset: Optional[str] = typer.Option(None, help=SEED_HELP["dataset"]),
     data: Optional[Path] = typer.Option(None, help=SEED_HELP["data"]),
     k: Optional[int] = typer.Option(None, help=SEED_HELP["k"]),
-    seed: int = typer.Option(0, help="The one seed: seed-set draw, fine-tuning and sampling."),
+    seed: Optional[int] = typer.Option(None, help="The one seed: seed-set draw, fine-tuning and sampling (default: the config's random_state, else 0)."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML mapping of small-lm parameters (model, mode, epochs, temperature, ...)."),
     set_: list[str] = typer.Option([], "--set", help=SEED_HELP["set_"]),
 ) -> None:
@@ -294,7 +303,7 @@ def generate_gan(
     dataset: Optional[str] = typer.Option(None, help=SEED_HELP["dataset"]),
     data: Optional[Path] = typer.Option(None, help=SEED_HELP["data"]),
     k: Optional[int] = typer.Option(None, help=SEED_HELP["k"]),
-    seed: int = typer.Option(0, help="The one seed: seed-set draw, GAN initialisation, noise and sampling."),
+    seed: Optional[int] = typer.Option(None, help="The one seed: seed-set draw, GAN initialisation, noise and sampling (default: the config's random_state, else 0)."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML mapping of gan parameters (encoder, consistency, pretrain, ...)."),
     set_: list[str] = typer.Option([], "--set", help=SEED_HELP["set_"]),
     analysis: bool = typer.Option(True, "--analysis/--no-analysis", help="Write analysis/: metrics, t-SNE PNG, nearest sentences."),
@@ -311,7 +320,7 @@ def generate_gan(
         records = [SyntheticExample.from_dict(r) for r in read_jsonl(path)]
         corpus = gen.pretraining_corpus()[0] if gen.pretrain else []
         report = write_embedding_analysis(out / "analysis", seed_set.examples(), records, gen.encoder, corpus=corpus,
-                                          reference_name="seed set", random_state=seed)
+                                          reference_name="seed set", random_state=gen.random_state)
         o = report["overall"]
         typer.echo(f"analysis/: precision {o['precision']:.2f}, recall {o['recall']:.2f}, coverage {o['coverage']:.2f}, "
                    f"spread ratio {o['spread_ratio']:.2f} (tsne.png, embedding_metrics.json, nearest.jsonl)")
@@ -427,7 +436,7 @@ def augment(
     k: Optional[int] = typer.Option(None, help="With --dataset (or DATA): draw k examples per class."),
     text_column: Optional[str] = typer.Option(None, help="Text column of DATA (default text)."),
     label_column: Optional[str] = typer.Option(None, help="Label column of DATA (default label)."),
-    seed: int = typer.Option(0, help="The one seed: subset draw, generation, filtering, folds."),
+    seed: Optional[int] = typer.Option(None, help="The one seed: subset draw, generation, filtering, folds (default: the config's seed, else 0)."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html and the embedding analysis."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
@@ -437,28 +446,25 @@ def augment(
     report.html, and prints a verdict with the measured gain, its confidence interval and a ratio."""
     from .augment import Augmentation
 
-    opts = _yaml_mapping(config, "augment options")
-    unknown = set(opts) - {"instruction", "generator", "generator_params", "filters", "n", "ratios", "oversample", "folds",
-                           "repeats", "metric", "classifier", "classifier_params", "seed"}
-    if unknown:
-        raise ConfigError(f"{config}: unknown augment option(s) {sorted(unknown)}; expected instruction, generator, "
-                          "generator_params, filters, n, ratios, oversample, folds, repeats, metric, classifier, classifier_params, seed.")
-    seed = opts.get("seed", seed) if seed == 0 else seed
-    instruction = instruction or opts.get("instruction")
+    from .evaluation.config import parse_augment_options
+
+    opts = parse_augment_options(_yaml_mapping(config, "augment options"), source=str(config))
+    seed = seed if seed is not None else opts.seed  # an explicit --seed, 0 included, wins
+    instruction = instruction or opts.instruction
     if not instruction:
         raise ConfigError('pass --instruction "…" (the task in one sentence), or instruction: in --config.')
-    params = {**(opts.get("generator_params") or {}), **_set_options(set_)}
+    params = {**opts.generator_params, **_set_options(set_)}
     if model:
         params["model"] = model
     file_options = {"text_column": text_column, "label_column": label_column}
     seed_set, source = _seed_set(dataset, data, k, seed, **file_options)
-    filters = [] if no_filters else opts.get("filters")
+    filters = [] if no_filters else opts.filters
     job = Augmentation(
-        out, instruction, generator=generator or opts.get("generator", "hierarchical"), generator_params=params, filters=filters,
-        n=n if n is not None else opts.get("n"), ratios=_ratios(ratios) if ratios else opts.get("ratios", (0.5, 1, 2, 4)),
-        oversample=opts.get("oversample", 1.5), n_splits=folds or opts.get("folds", 5), n_repeats=repeats or opts.get("repeats", 5),
-        **_verdict_classifier(classifier, opts.get("classifier", "embedding-lr"), opts.get("classifier_params")),
-        metric=metric or opts.get("metric", "macro_f1"), report=report, random_state=seed,
+        out, instruction, generator=generator or opts.generator, generator_params=params, filters=filters,
+        n=n if n is not None else opts.n, ratios=_ratios(ratios) if ratios else opts.ratios,
+        oversample=opts.oversample, n_splits=folds or opts.folds, n_repeats=repeats or opts.repeats,
+        **_verdict_classifier(classifier, opts.classifier, opts.classifier_params),
+        metric=metric or opts.metric, report=report, random_state=seed,
         progress=progress,
     )
     verdict = job.run(seed_set, source, say=lambda s: typer.echo(s, err=True))

@@ -1,4 +1,4 @@
-"""Typed experiment configuration (YAML in, YAML out).
+"""Typed configurations (YAML in, YAML out): the experiment grid and the main job's options.
 
 ``extra="forbid"`` everywhere: a misspelt key is an error naming the key, not a silently ignored
 setting that makes a run mean something other than what its author thought.
@@ -207,9 +207,46 @@ def load_experiment_config(path: str | Path) -> ExperimentConfig:
     return parse_experiment_config(raw, source=str(path))
 
 
+class AugmentOptions(_Strict):
+    """The main job's options as ``sentisynth augment --config`` reads them (flags given on the
+    command line win). Defaults are the command's; ``generator_params`` go to the generator, whose
+    own constructor rejects unknown names."""
+
+    instruction: str | None = None
+    generator: str = "hierarchical"
+    generator_params: dict[str, Any] = Field(default_factory=dict)
+    #: the filter chain (``[{name: length, params: {...}}, ...]``); ``None``: the generator's default chain
+    filters: list[dict[str, Any]] | None = None
+    n: int | None = Field(default=None, ge=1)
+    ratios: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0, 4.0], min_length=1)
+    oversample: float = Field(default=1.5, ge=1.0)
+    folds: int = Field(default=5, ge=2)
+    repeats: int = Field(default=5, ge=1)
+    metric: Literal["macro_f1", "accuracy"] = "macro_f1"
+    classifier: str = "embedding-lr"
+    classifier_params: dict[str, Any] | None = None
+    seed: int = 0
+
+    @field_validator("ratios")
+    @classmethod
+    def _positive(cls, v: list[float]) -> list[float]:
+        if any(r <= 0 for r in v):
+            raise ValueError(f"ratios must be > 0; got {v}")
+        return v
+
+
+def parse_augment_options(raw: dict[str, Any], source: str = "config") -> AugmentOptions:
+    """Validate a main-job options mapping, with the same one-line errors as the experiment config."""
+    return _validated(AugmentOptions, raw, source)
+
+
 def parse_experiment_config(raw: dict[str, Any], source: str = "config") -> ExperimentConfig:
+    return _validated(ExperimentConfig, raw, source)
+
+
+def _validated(model: type[BaseModel], raw: dict[str, Any], source: str) -> Any:
     try:
-        return ExperimentConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"

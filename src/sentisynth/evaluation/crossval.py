@@ -152,8 +152,12 @@ class AugmentationCV:
         return min(self.n_splits, min(counts.values()))
 
     def run(self, real: Sequence[Example], synthetic: Sequence[SyntheticExample],
-            progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-        """Score every fold and ratio; return folds, a per-condition summary, the verdict and flips."""
+            progress: Callable[[int], None] | None = None, always_train: Sequence[Example] = ()) -> dict[str, Any]:
+        """Score every fold and ratio; return folds, a per-condition summary, the verdict and flips.
+
+        ``always_train`` are real examples in every fold's training part and never held out: the ones
+        a grounded generator was shown, so that every score is on examples the generator never saw.
+        """
         from sklearn.model_selection import RepeatedStratifiedKFold
 
         from .classifiers import evaluate_predictions, make_classifier
@@ -184,7 +188,7 @@ class AugmentationCV:
         # repeat, so these feed the paired bootstrap, the pooled scores and the flipped examples alike
         oof = {c: np.full((self.n_repeats, len(real)), -1) for c in ["real", *map(ratio_key, ratios)]}
         for i, (train_ix, test_ix) in enumerate(splitter.split(np.zeros(len(y)), y)):
-            train = [real[j] for j in train_ix]
+            train = [real[j] for j in train_ix] + list(always_train)
             test = [real[j] for j in test_ix]
             truth = [e.label for e in test]
             truth_train = [e.label for e in train]
@@ -202,7 +206,7 @@ class AugmentationCV:
         y_ix = np.array([labels.index(v) for v in y])
         summary = self._summary(folds, oof, y_ix, ratios, labels)
         return {
-            "labels": labels, "n_real": len(real), "real_counts": dict(Counter(y)), "n_synthetic_available": dict(available),
+            "labels": labels, "n_real": len(real), "n_always_train": len(always_train), "real_counts": dict(Counter(y)), "n_synthetic_available": dict(available),
             "n_splits": n_splits, "n_repeats": self.n_repeats, "metric": self.metric, "ratios": ratios,
             "skipped_ratios": skipped, "folds": folds, "summary": summary,
             "verdict": self.verdict(summary, ratios, len(real)), "flips": _flips(real, oof, y_ix, ratios),

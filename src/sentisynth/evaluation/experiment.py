@@ -52,6 +52,15 @@ class Cell:
         return base / f"k{self.k}" / f"seed{self.seed}" / f"{tag}.json"
 
 
+def _produces(generator: str | None) -> str | None:
+    """What the named generator makes (``text`` or ``embedding``), asked of its class."""
+    if generator is None:
+        return None
+    from ..generators.base import generator_class
+
+    return generator_class(generator).produces
+
+
 def _synthetic_path(root: Path, dataset: str, k: int, seed: int, condition: str) -> Path:
     return root / "synthetic" / dataset / f"k{k}" / f"seed{seed}" / f"{condition}.jsonl"
 
@@ -344,7 +353,7 @@ class Experiment:
                     continue
                 out = root / "analysis" / d.name / cond.name
                 inputs = {"synthetic_sha256": file_sha256(path), "real": config_hash([e.to_dict() for e in real]),
-                          "encoder": cond.params.get("encoder", encoder) if cond.generator == "gan" else encoder}
+                          "encoder": cond.params.get("encoder", encoder) if _produces(cond.generator) == "embedding" else encoder}
                 if (out / "inputs.json").exists() and read_json(out / "inputs.json") == inputs:
                     continue
                 records = [SyntheticExample.from_dict(r) for r in read_jsonl(path)]

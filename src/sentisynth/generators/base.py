@@ -33,6 +33,19 @@ class Generator:
     produces: ClassVar[str] = "text"  # "text" or "embedding"
     #: True when ``plan``/``generate_shard`` exist (a property where it depends on parameters).
     shardable: ClassVar[bool] = False
+    #: How ``fit`` uses the seed texts, which decides what the main job's cross-validation may hold
+    #: out: ``"none"`` (never reads them), ``"grounds"`` (profiles them and quotes a few in prompts: the
+    #: main job grounds it in a part of the seed set that is never held out), ``"learns"`` (trains on
+    #: all of them: the estimate is optimistic and says so). A property where it depends on parameters.
+    seed_use: ClassVar[str] = "none"
+    #: Prompts are built from the task in one sentence: the main job and ``synthesize`` pass the user's
+    #: instruction, labels and label descriptions to it (and refuse to run without an instruction).
+    needs_instruction: ClassVar[bool] = False
+    #: Its labels are noisy enough that the main job's default filter chain adds the LLM teacher.
+    needs_label_check: ClassVar[bool] = False
+    #: Parameters the main job sets for it unless the user does: its defaults for that job, chosen by
+    #: the studies (docs/studies/), where they differ from the constructor's.
+    main_job_defaults: ClassVar[dict[str, Any]] = {}
     #: Parameters that change how a run shows or executes, never which records it makes: left out
     #: of run configs and their hashes (a run started in a terminal resumes with stderr in a log).
     execution_params: ClassVar[frozenset[str]] = frozenset({"progress"})
@@ -110,9 +123,15 @@ def plan_shards(n: int, labels: Sequence[str], shard_size: int) -> list[Shard]:
     return [Shard(labels, n, start, min(n, start + shard_size)) for start in range(0, n, max(1, shard_size))]
 
 
-def make_generator(name: str, **params: Any) -> Generator:
-    """Instantiate a registered generator by name, with a clear error for unknown names/params."""
+def generator_class(name: str) -> type[Generator]:
+    """The registered class for ``name``, to ask its capabilities before making one."""
     from . import eda, from_file, hierarchical, resample, small_lm  # noqa: F401  (registers built-in generators)
     from .gan import generator as _gan  # noqa: F401
 
+    return GENERATORS.get(name)
+
+
+def make_generator(name: str, **params: Any) -> Generator:
+    """Instantiate a registered generator by name, with a clear error for unknown names/params."""
+    generator_class(name)  # registers the built-in generators
     return GENERATORS.make(name, **params)

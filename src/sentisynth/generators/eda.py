@@ -359,6 +359,8 @@ class EDAGenerator(Generator):
     returns the same records, and per label a larger ``n`` extends a smaller one's records.
     """
 
+    seed_use = "learns"  # trains on (or copies) every seed example
+
     produces = "text"
 
     def __init__(

@@ -21,6 +21,8 @@ from .base import Generator, register_generator
 class RandomOversampler(Generator):
     """Draw seed examples of each label uniformly with replacement (``random_state`` seeds the draw)."""
 
+    seed_use = "learns"  # trains on (or copies) every seed example
+
     def __init__(self, random_state: int = 0):
         self.random_state = random_state
 

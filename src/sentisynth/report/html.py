@@ -237,8 +237,22 @@ def _funnel_blocks(manifest: dict[str, Any]) -> list[dict[str, Any]]:
            table(["stage", *sorted(stages[0][1]), "total"], rows, "Records per label after each filter (in chain order).")]
     found = manifest.get("contamination_found")
     if found:
-        out.append(text(f"Contamination check: {found}.", "note"))
+        out.append(text(contamination_sentence(found), "note"))
     return out
+
+
+def contamination_sentence(found: dict[str, Any]) -> str:
+    """``{"contamination": 3}`` (records each contamination filter found too close to the evaluation
+    texts) as a sentence a reader understands."""
+    parts = []
+    for name, n in found.items():
+        if n is None:
+            continue
+        what = "no synthetic record" if n == 0 else "1 synthetic record" if n == 1 else f"{n} synthetic records"
+        parts.append(f"{what} {'was' if n in (0, 1) else 'were'} too close to an evaluation text ({name} filter)")
+    if not parts:
+        return "Contamination check: not measured."
+    return "Contamination check: " + "; ".join(parts) + (", and removed." if any(found.values()) else ".")
 
 
 def _funnel_stages(filters: dict[str, Any]) -> list[tuple[str, dict[str, int]]]:

@@ -29,6 +29,8 @@ from ..base import Generator, register_generator
 class GANGenerator(Generator):
     """Conditional GAN over sentence embeddings, with switchable anti-collapse modifications."""
 
+    seed_use = "learns"  # trains on (or copies) every seed example
+
     produces = "embedding"
 
     def __init__(

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Issue 20: the pools of the grounding study (docs/studies/grounding.md), default model Qwen2.5-Coder-0.5B.
+# Seed files: 10 per class drawn from each dataset's train split with seed 100 (never dev or test):
+#   python -c 'import sentisynth as ss; [ss.sample(ss.load_dataset(n), k=10, seed=100).to_pandas().to_csv(f"runs/grounding/seed-{n}.csv", index=False) for n in ["sst2","rt-snippets","tweets","trec"]]'
+# Then the grids: sentisynth experiment experiments/grounding/<grid>.yaml --out runs/grounding/<grid>
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SS=${SS:-.venv/bin/sentisynth}
+pool() {  # pool <dataset> <variant> <n> [extra flags...]
+  local ds=$1 variant=$2 n=$3; shift 3
+  local out=runs/grounding/pool-$ds-$variant
+  [ -f "$out/manifest.json" ] && grep -q '"status": "complete"' "$out/manifest.json" && return 0
+  local data=()
+  [ "$variant" != zero ] && data=(--data "runs/grounding/seed-$ds.csv")
+  local cfg=experiments/grounding/pool-$ds-$variant.yaml
+  $SS generate hierarchical --config "$cfg" "${data[@]}" -n "$n" --out "$out" "$@"
+}
+# 240 records for 3- and 6-class sets, 160 for binary ones (ratio 8 at k = 10).
+size() { case $1 in sst2|rt-snippets) echo 160;; *) echo 240;; esac; }
+for spec in "${@:-tweets:grounded trec:grounded sst2:grounded sst2:zero sst2:profile rt-snippets:zero rt-snippets:grounded}"; do
+  for item in $spec; do pool "${item%%:*}" "${item##*:}" "$(size "${item%%:*}")"; done
+done
