@@ -151,6 +151,23 @@ def test_topics_that_are_only_copies_are_topped_up_zero_shot(tmp_path):
     assert any("different topics" in p and "Real texts" not in p for p in prompts)  # the zero-shot request
 
 
+def test_grounded_answers_get_a_budget_from_the_profile_zero_shot_keeps_max_tokens(tmp_path):
+    class Budgets(Recording):
+        def chat(self, request):
+            self.budgets = getattr(self, "budgets", []) + [(request.messages[-1]["content"][:5], request.max_tokens)]
+            return super().chat(request)
+
+    grounded = _gen(tmp_path, Budgets(), grounding=True, style_examples=0)
+    _prompts(grounded)
+    words_high = profile_texts([t for texts in TWEETS.values() for t in texts]).words_high
+    examples = [m for p, m in grounded.backend.budgets if p == "Write"]
+    assert examples and all(m == 30 + 2 * (int(2.5 * words_high) + 20) for m in examples)
+    assert all(m == 600 for p, m in grounded.backend.budgets if p != "Write")  # tree stages keep max_tokens
+    plain = _gen(tmp_path / "z", Budgets(), style_examples=0)
+    _prompts(plain)
+    assert {m for _, m in plain.backend.budgets} == {600}
+
+
 def test_seed_use_follows_the_parameters():
     assert make_generator("hierarchical", style_examples=0).seed_use == "none"
     assert make_generator("hierarchical", style_examples=0, grounding=True).seed_use == "grounds"
