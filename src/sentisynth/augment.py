@@ -37,6 +37,7 @@ from typing import Any, Callable
 
 from .data.dataset import TextDataset
 from .errors import ConfigError
+from .generators.base import generator_class
 from .records import Example, SyntheticExample
 
 #: Most seed examples per label a grounded generator sees in the main job (and at most half of each
@@ -67,8 +68,6 @@ def default_filters(generator: str, instruction: str, model: str | None = None) 
       record on 2 cores) pays;
     - embedding generators (the GAN) have no text to filter.
     """
-    from .generators.base import generator_class
-
     cls = generator_class(generator)
     if cls.produces != "text":
         return []
@@ -85,8 +84,6 @@ def default_filters(generator: str, instruction: str, model: str | None = None) 
 
 def generator_options(generator: str, params: dict[str, Any], data: TextDataset, instruction: str, seed: int) -> dict[str, Any]:
     """Fill what the user's data and instruction already say into the generator's parameters."""
-    from .generators.base import generator_class
-
     cls = generator_class(generator)
     options = {**cls.main_job_defaults, **params}
     options.setdefault("random_state", seed)
@@ -327,8 +324,6 @@ class Augmentation:
         from .analysis.embeddings import write_embedding_analysis
 
         encoder = self.classifier_params_().get("encoder", "all-MiniLM-L6-v2")  # tfidf-lr: a cheap space for the plots
-        from .generators.base import generator_class
-
         if generator_class(self.generator).produces == "embedding":  # its records live in its encoder's space
             encoder = (self.generator_params or {}).get("encoder", encoder)
         write_embedding_analysis(run.file("analysis"), real, kept, encoder, reference_name="your examples",

@@ -240,6 +240,8 @@ class HierarchicalGenerator(Generator):
         self.templates_ = self._load_templates()
         self.seeds_by_label_ = {lab: [e.text for e in seed_examples if e.label == lab and e.text] for lab in names}
         self.profile_ = self._profile(seed_examples)
+        #: the examples stage's grounding (its last instruction); empty without grounding
+        self.style_card_ = self.profile_.describe() + "\n" if self.profile_ is not None else ""
         self.seed_keys_ = sorted({f" {k} " for k in (normalize(e.text) for e in seed_examples if e.text) if len(k.split()) >= 3})
         self.backend_ = self._open_backend()
         self.stats_ = {s: {"calls": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0, "retries": 0,
@@ -263,26 +265,20 @@ class HierarchicalGenerator(Generator):
         profile = profile_texts([e.text for e in seed_examples if e.text])
         return profile if profile.n_texts else None
 
-    def _grounding_fields(self, stage: str, key: str, label: str | None = None) -> dict[str, str]:
-        """Template fields that ground a stage in the seed set: real texts of the label for the topic
-        stage (topics drawn from the seed set), the style profile for the examples stage. Both empty
-        without grounding, so the prompts are then exactly the zero-shot ones (same cache keys).
+    def _topic_examples(self, key: str, label: str) -> str:
+        """The topic stage's grounding: a sample of the label's real texts (topics drawn from the seed
+        set); empty without grounding, so the prompt is then exactly the zero-shot one (same cache key).
 
         The source-type stage stays zero-shot: shown real texts, Qwen2.5-Coder-0.5B answered with the
         texts themselves or with "website, app, publication" in most of 12 probes (docs/studies/grounding.md).
         """
-        fields = {"label_examples": "", "style_card": ""}
         if self.profile_ is None:
-            return fields
+            return ""
         from .grounding import sample_block
 
-        if stage == "topics":
-            rng = random.Random(stable_seed(self.random_state, "grounding", stage, key))
-            fields["label_examples"] = sample_block(self.seeds_by_label_.get(label, []), self.grounding_examples, rng,
-                                                    f'Real texts with the label "{label}" (a sample):')
-        elif stage == "examples":
-            fields["style_card"] = self.profile_.describe() + "\n"
-        return fields
+        rng = random.Random(stable_seed(self.random_state, "grounding", "topics", key))
+        return sample_block(self.seeds_by_label_.get(label, []), self.grounding_examples, rng,
+                            f'Real texts with the label "{label}" (a sample):')
 
     def _answer_budget(self, stage: str, n: int) -> int:
         """``max_tokens`` of one request. With grounding, an examples-stage answer gets what ``n`` texts of
@@ -447,7 +443,7 @@ class HierarchicalGenerator(Generator):
         sources = self._ask("source_types", [{"key": "sources", "n": s}])[0]
         topic_jobs = [{"key": f"{src}|{lab}", "n": t, "source_type": src, "label": lab,
                        "label_description_line": self._description_line(lab),
-                       **self._grounding_fields("topics", f"{src}|{lab}", lab)} for src in sources for lab in self.labels_]
+                       "label_examples": self._topic_examples(f"{src}|{lab}", lab)} for src in sources for lab in self.labels_]
         topics = dict(zip([j["key"] for j in topic_jobs], self._grounded_ask("topics", topic_jobs)))
         sub_jobs = [{"key": f"{src}|{lab}|{top}", "n": u, "source_type": src, "label": lab, "topic": top,
                      "label_description_line": self._description_line(lab)}
@@ -552,7 +548,7 @@ class HierarchicalGenerator(Generator):
         gives a top-up its own cache key and seeds."""
         return {"key": f"{src}|{lab}|{topic}|{sub}{suffix}", "n": n, "source_type": src, "label": lab, "topic": topic,
                 "subtopic": sub, "label_description_line": self._description_line(lab), "style_examples": style,
-                "style_card": self._grounding_fields("examples", "")["style_card"]}
+                "style_card": self.style_card_}
 
     def _top_up(self, jobs: list[dict[str, Any]], texts: list[list[str]], plans: dict[str, list],
                 used: set[str]) -> tuple[list[dict[str, Any]], list[list[str]]]:
