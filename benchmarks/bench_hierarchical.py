@@ -47,7 +47,9 @@ LABELS = ["negative", "positive"]
 
 def decode_rate(model_path: str, threads: int, max_tokens: int = 128) -> dict:
     """Completion tokens/s of plain sampling (three prompts, model load excluded)."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from sentisynth.backends.llamacpp import configure_openmp_waiting
+
+    configure_openmp_waiting()  # the library's setting, before llama_cpp loads
     import llama_cpp
 
     llm = llama_cpp.Llama(model_path=model_path, n_ctx=2048, n_threads=threads, n_threads_batch=threads, seed=0, verbose=False)

@@ -124,7 +124,9 @@ def main() -> None:
     ap.add_argument("--unified", action="store_true", help="also time N-sequence steps with one shared KV buffer")
     ap.add_argument("--out", type=Path, default=Path("runs/bench-llama-steps.json"))
     args = ap.parse_args()
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from sentisynth.backends.llamacpp import configure_openmp_waiting
+
+    configure_openmp_waiting()  # the library's setting, before llama_cpp loads
     import llama_cpp
 
     from sentisynth.backends.models import resolve_model

@@ -67,7 +67,9 @@ def main() -> None:
     ap.add_argument("--no-schema", action="store_true", help="unconstrained requests (what the JSON grammar costs)")
     ap.add_argument("--out", type=Path, default=Path("runs/bench-llamacpp-parallel.json"))
     args = ap.parse_args()
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from sentisynth.backends.llamacpp import configure_openmp_waiting
+
+    configure_openmp_waiting()  # the library's setting, before llama_cpp loads
     reqs = requests(args.requests, schema=not args.no_schema)
     settings = sorted(set(args.parallel) | {1})
     results = [run(args.model, args.threads, p, reqs) for p in settings]

@@ -55,6 +55,15 @@ def _tail(path: Path, n: int = 3000) -> str:
         return ""
 
 
+def _server_env() -> dict[str, str]:
+    """The environment with the library's OpenMP waiting (``configure_openmp_waiting``), which the
+    server's llama.cpp reads when it loads."""
+    from sentisynth.backends.llamacpp import configure_openmp_waiting
+
+    configure_openmp_waiting()
+    return dict(os.environ)
+
+
 @contextlib.contextmanager
 def running_llama_server(model_path: str | Path, n_ctx: int = 4096, n_threads: int = 2, timeout: float = START_TIMEOUT) -> Iterator[str]:
     """Start the server on ``model_path``; yields e.g. ``http://127.0.0.1:PORT/v1``."""
@@ -70,7 +79,7 @@ def running_llama_server(model_path: str | Path, n_ctx: int = 4096, n_threads: i
     ]
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})  # see backends/llamacpp.py
+                                env=_server_env())
     stopper = functools.partial(_stop, proc)
     atexit.register(stopper)  # also on an interrupted test session
     base_url = f"http://127.0.0.1:{port}/v1"

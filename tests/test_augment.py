@@ -112,7 +112,7 @@ def test_harmful_data_is_not_recommended(user_data):
 
 
 def _cli(*args, cwd=None):
-    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    env = dict(os.environ)
     return subprocess.run([sys.executable, "-m", "sentisynth.cli", "augment", *map(str, args)], capture_output=True,
                           text=True, env=env, cwd=cwd, timeout=900)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import threading
 import time
@@ -374,3 +375,22 @@ def test_bad_params_are_config_errors():
         make_backend("openai", max_concurrency=0).load()
     with pytest.raises(SentiSynthError):
         make_backend("llamacpp", model="/nonexistent/model.gguf").load()
+
+
+@pytest.mark.parametrize("users", [{}, {"OMP_WAIT_POLICY": "PASSIVE"}, {"GOMP_SPINCOUNT": "0"}, {"KMP_BLOCKTIME": "200"}])
+def test_openmp_waiting_spins_briefly_unless_the_user_chose(monkeypatch, users):
+    """llama.cpp's threads spin 1,000 iterations at a barrier, then sleep (benchmarks/bench_omp_wait.py:
+    1.4-1.6x faster steps than passive waiting on free cores, no collapse when a core is busy);
+    any OpenMP waiting setting of the user's is left alone."""
+    from sentisynth.backends.llamacpp import OPENMP_SPIN_COUNT, configure_openmp_waiting
+
+    for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in users.items():
+        monkeypatch.setenv(k, v)
+    configure_openmp_waiting()
+    seen = {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")}
+    if users:
+        assert seen == {k: users.get(k) for k in seen}
+    else:
+        assert seen == {"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": OPENMP_SPIN_COUNT, "KMP_BLOCKTIME": "0"}

@@ -33,13 +33,12 @@ def llama_server():
     """A real llama.cpp OpenAI-compatible server on 127.0.0.1 serving Qwen2.5-0.5B."""
     from sentisynth.backends.models import resolve_model
 
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     with running_llama_server(resolve_model(MODEL).path, n_ctx=4096, n_threads=2) as url:
         yield url
 
 
 def _cli(out, cfg_path, n):
-    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    env = dict(os.environ)  # the child sets the library's OpenMP waiting when it loads llama.cpp
     return [sys.executable, "-m", "sentisynth.cli", "generate", "hierarchical", "--config", str(cfg_path), "-n", str(n), "--out", str(out)], env
 
 
