@@ -34,7 +34,6 @@ import argparse
 import functools
 import importlib.util
 import json
-import os
 import sys
 import tempfile
 import time

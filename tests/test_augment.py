@@ -8,7 +8,6 @@ rejected. The real hierarchical generator runs through the same command in the s
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -112,9 +111,8 @@ def test_harmful_data_is_not_recommended(user_data):
 
 
 def _cli(*args, cwd=None):
-    env = dict(os.environ)
     return subprocess.run([sys.executable, "-m", "sentisynth.cli", "augment", *map(str, args)], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=900)
+                          text=True, cwd=cwd, timeout=900)
 
 
 def test_cli_bad_input_is_a_clear_error_and_writes_nothing(user_data):
