@@ -174,7 +174,7 @@ def test_duplicate_condition_names(tmp_path):
 
 
 def test_duplicate_classifier_and_dataset_names(tmp_path):
-    clf = variant(classifiers=[{"name": "lr"}, {"name": "lr", "params": {"C": 2}}])
+    clf = variant(classifiers=[{"name": "lr", "type": "tfidf-lr"}, {"name": "lr", "type": "tfidf-lr", "params": {"C": 2}}])
     assert "classifier names must be unique; repeated: ['lr']" in config_error(write(tmp_path, clf))
     ds = variant(datasets=[{"name": "sst2"}, {"name": "sst2"}])
     assert "dataset names must be unique; repeated: ['sst2']" in config_error(write(tmp_path, ds))
@@ -276,3 +276,58 @@ def test_every_shipped_experiment_config_parses():
     for path in configs:
         cfg = load_experiment_config(path)
         assert cfg.name == path.stem, f"{path.name}: name {cfg.name!r} should match the file (runs/<name>/)"
+
+
+# ------------------------------------------------------------------ components typed by their constructors
+
+
+@pytest.mark.parametrize("condition, where, says", [
+    ({"generator": "eda", "params": {"alpha_sr": "lots"}}, "conditions.1", "generator 'eda': parameter 'alpha_sr': Input should be a valid number"),
+    ({"generator": "eda", "params": {"alpha": 0.1}}, "conditions.1", "Unknown parameter(s) ['alpha'] for generator 'eda'"),
+    ({"generator": "nope"}, "conditions.1", "Unknown generator 'nope'"),
+    ({"generator": "eda", "filters": [{"name": "length", "params": {"min_words": [3]}}]}, "conditions.1",
+     "filter 'length': parameter 'min_words': Input should be a valid integer"),
+])
+def test_a_conditions_generator_and_filters_are_typed_by_their_constructors(tmp_path, condition, where, says):
+    """A wrong parameter fails when the file loads (before any model or directory), at its place in the file."""
+    cfg = variant(conditions=[{"name": "real", "kind": "real"}, {"name": "x", "kind": "augment", **condition}])
+    msg = config_error(write(tmp_path, cfg))
+    assert msg.startswith(f"{tmp_path / 'exp.yaml'}: {where}: {says}"), msg
+
+
+def test_a_classifiers_params_are_typed(tmp_path):
+    cfg = variant(classifiers=[{"name": "lr", "type": "tfidf-lr", "params": {"ngram_max": "two"}}])
+    msg = config_error(write(tmp_path, cfg))
+    assert "classifiers.0: classifier 'tfidf-lr': parameter 'ngram_max': Input should be a valid integer" in msg
+    assert "got 'two'; expected int." in msg
+
+
+def test_main_job_options_are_typed_field_by_field():
+    from sentisynth.evaluation.config import parse_augment_options
+
+    for raw, start in [({"generator_params": {"n_topic": "five"}}, "opts.yaml: generator_params: generator 'hierarchical': parameter 'n_topic'"),
+                       ({"filters": [{"name": "length", "params": {"min_words": "three"}}]}, "opts.yaml: filters: filter 'length'"),
+                       ({"classifier": "tfidf-lr", "classifier_params": {"C": "big"}}, "opts.yaml: classifier_params: classifier 'tfidf-lr'"),
+                       ({"generator": "zzz"}, "opts.yaml: generator: Unknown generator 'zzz'")]:
+        with pytest.raises(ConfigError) as err:
+            parse_augment_options(raw, "opts.yaml")
+        assert str(err.value).startswith(start), str(err.value)
+    ok = parse_augment_options({"generator": "eda", "generator_params": {"alpha_sr": 1, "operations": ["sr"]}}, "opts.yaml")
+    assert ok.generator_params == {"alpha_sr": 1, "operations": ["sr"]}  # checked, not converted: configs hash as written
+
+
+def test_python_calls_get_the_same_check_as_config_files():
+    """make_generator / make_filter / make_classifier validate values against the annotations too,
+    and accept what the annotations allow (an int where a float is annotated, a Path where a str is)."""
+    from sentisynth.evaluation.classifiers import make_classifier
+    from sentisynth.filters.base import make_filter
+    from sentisynth.generators.base import make_generator
+
+    with pytest.raises(ConfigError, match=r"^generator 'hierarchical': parameter 'labels': .*got 'negative,positive'"):
+        make_generator("hierarchical", labels="negative,positive")
+    with pytest.raises(ConfigError, match=r"^filter 'diversity': parameter 'exact'"):
+        make_filter("diversity", exact="sometimes")
+    with pytest.raises(ConfigError, match=r"^classifier 'tfidf-lr': parameter 'max_iter'"):
+        make_classifier("tfidf-lr", max_iter=[1])
+    gen = make_generator("hierarchical", temperature=1, prompts_dir=Path("."), labels=("a", "b"))
+    assert gen.temperature == 1 and isinstance(gen.temperature, int) and gen.prompts_dir == Path(".")

@@ -174,6 +174,33 @@ def test_short_subtopics_are_topped_up_from_other_combinations(tmp_path):
     assert gen.report()["stages"]["examples"]["top_ups"] > 0
 
 
+class _OneAngleTopics(FakeBackend):
+    """Asked for the subtopics of some topics, always the same single angle (tweets' "Deflategate":
+    the main job on tweets ended with "stage 'subtopics': 1 request(s) still short")."""
+
+    def chat(self, request):
+        comp = super().chat(request)
+        user = request.messages[-1]["content"]
+        if "angles (subtopics)" in user:
+            topic = re.search(r"Topic: (.*)", user).group(1)
+            if hashlib.sha256(topic.encode()).hexdigest()[0] < "8":
+                comp.text = json.dumps({"items": ["the one angle there is"]})
+        return comp
+
+
+def test_a_topic_with_too_few_distinct_subtopics_is_filled_with_the_topic(tmp_path):
+    gen = _gen(tmp_path, backend=_OneAngleTopics(), sample_per_subtopic=1, n_source_type=1, n_topic=3, n_subtopic=3).fit([])
+    recs = _records(gen, 18)
+    assert len(recs) == 18 and len({normalize(r.text) for r in recs}) == 18
+    filled = gen.report()["stages"]["subtopics"]["filled_with_topic"]
+    assert filled > 0
+    subs = gen.tree_["subtopics"]
+    assert all(len(v) == 3 and len({normalize(x) for x in v}) == 3 for v in subs.values())
+    short = [k for k, v in subs.items() if "the one angle there is" in v]
+    assert short and all(subs[k][1] == k.split("|")[-1] for k in short)  # the topic itself comes first
+    assert filled == 2 * len(short)
+
+
 def _tasks(log: str) -> list[list[tuple[str, int, int]]]:
     """The progress lines of a log grouped by task: each ``progress: STAGE 0/T`` line starts one."""
     tasks: list[list[tuple[str, int, int]]] = []

@@ -20,7 +20,8 @@ from typing import Any, Callable, ClassVar, Sequence
 from ..registry import Registry, constructor_params
 from ..store import scrub_secrets
 
-BACKENDS: Registry["Backend"] = Registry("backend")
+# Backends check their own values (base_url lists, timeouts) with errors that name the fix: names only here.
+BACKENDS: Registry["Backend"] = Registry("backend", typed=False)
 #: ``chat_many``'s callback: the index of a request and its answer, as soon as it is ready.
 OnAnswer = Callable[[int, "Completion"], None]
 register_backend = BACKENDS.register

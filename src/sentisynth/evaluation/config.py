@@ -1,7 +1,10 @@
 """Typed configurations (YAML in, YAML out): the experiment grid and the main job's options.
 
 ``extra="forbid"`` everywhere: a misspelt key is an error naming the key, not a silently ignored
-setting that makes a run mean something other than what its author thought.
+setting that makes a run mean something other than what its author thought. The components a config
+names (a generator and its ``params``, each filter of a chain, a classifier) are typed by their own
+constructors: :func:`check_component` validates them through the registry, so the file fails on
+load with the same message a Python call would get, before any model loads or any directory exists.
 """
 
 from __future__ import annotations
@@ -9,13 +12,36 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ..errors import ConfigError
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def check_component(kind: str, name: str | None, params: dict[str, Any] | None) -> None:
+    """Raise a ``ConfigError`` (a ``ValueError``: pydantic reports it at the field) unless ``name``
+    is a registered ``kind`` (generator, classifier) and ``params`` fit its constructor."""
+    if name is None:
+        return
+    if kind == "generator":
+        from ..generators.base import GENERATORS, generator_class
+
+        generator_class(name)
+        GENERATORS.check_params(name, params or {})
+    else:
+        from .classifiers import CLASSIFIERS
+
+        CLASSIFIERS.check_params(name, params or {})
+
+
+def check_filters(specs: list[dict[str, Any]] | None) -> None:
+    """Each ``{name, params}`` of a filter chain names a filter and fits its constructor."""
+    from ..filters.base import FilterChain
+
+    FilterChain.from_config(specs)
 
 
 class DatasetConfig(_Strict):
@@ -68,6 +94,11 @@ class ClassifierConfig(_Strict):
     def kind(self) -> str:
         return self.type or self.name
 
+    @model_validator(mode="after")
+    def _typed_params(self) -> "ClassifierConfig":
+        check_component("classifier", self.kind, self.params)
+        return self
+
 
 class ConditionConfig(_Strict):
     """One training condition.
@@ -109,6 +140,8 @@ class ConditionConfig(_Strict):
             raise ValueError(f"condition {self.name!r} of kind {self.kind!r} takes no 'generator'")
         if any(r <= 0 for r in self.ratios):
             raise ValueError(f"condition {self.name!r}: ratios must be > 0; got {self.ratios}")
+        check_component("generator", self.generator, self.params)
+        check_filters(self.filters)
         return self
 
 
@@ -234,6 +267,25 @@ class AugmentOptions(_Strict):
             raise ValueError(f"ratios must be > 0; got {v}")
         return v
 
+    @field_validator("generator", "classifier")
+    @classmethod
+    def _registered(cls, v: str, info: ValidationInfo) -> str:
+        check_component(info.field_name, v, {})
+        return v
+
+    @field_validator("generator_params", "classifier_params")
+    @classmethod
+    def _typed_params(cls, v: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
+        kind = "generator" if info.field_name == "generator_params" else "classifier"
+        check_component(kind, info.data.get(kind), v)
+        return v
+
+    @field_validator("filters")
+    @classmethod
+    def _typed_filters(cls, v: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        check_filters(v)
+        return v
+
 
 def parse_augment_options(raw: dict[str, Any], source: str = "config") -> AugmentOptions:
     """Validate a main-job options mapping, with the same one-line errors as the experiment config."""
@@ -248,9 +300,10 @@ def _validated(model: type[BaseModel], raw: dict[str, Any], source: str) -> Any:
     try:
         return model.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
+        # The file's shape first (a misspelt or missing key), then the values it holds.
+        err = min(e.errors(), key=lambda x: {"extra_forbidden": 0, "missing": 1}.get(x["type"], 2))
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = err["msg"].removeprefix("Value error, ").rstrip(".")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check spelling)"
         raise ConfigError(f"{source}: {loc}: {msg}.") from None

@@ -448,8 +448,30 @@ class HierarchicalGenerator(Generator):
         sub_jobs = [{"key": f"{src}|{lab}|{top}", "n": u, "source_type": src, "label": lab, "topic": top,
                      "label_description_line": self._description_line(lab)}
                     for src in sources for lab in self.labels_ for top in topics[f"{src}|{lab}"]]
-        subtopics = dict(zip([j["key"] for j in sub_jobs], self._ask("subtopics", sub_jobs)))
+        subtopics = dict(zip([j["key"] for j in sub_jobs], self._filled_subtopics(sub_jobs)))
         self.tree_ = {"shape": shape, "source_types": sources, "topics": topics, "subtopics": subtopics}
+
+    def _filled_subtopics(self, jobs: list[dict[str, Any]]) -> list[list[str]]:
+        """The subtopics of each topic; a topic the model cannot split into ``n`` distinct subtopics
+        after ``max_attempts`` (one of hundreds of requests, e.g. a tweets topic "Deflategate") is
+        filled with the topic itself and then its "other aspects", so one short answer deep in the tree
+        does not end a run (the examples are still unique per combination). Counted in the generator
+        report as ``filled_with_topic``."""
+        got = self._ask("subtopics", jobs, allow_short=True)
+        filled = 0
+        for job, items in zip(jobs, got):
+            seen = {normalize(x) for x in items}
+            fillers = [job["topic"]] + [f"{job['topic']}: another aspect ({i})" for i in range(2, job["n"] + 2)]
+            for filler in fillers:
+                if len(items) >= job["n"]:
+                    break
+                if normalize(filler) not in seen:
+                    items.append(filler)
+                    seen.add(normalize(filler))
+                    filled += 1
+        if filled:
+            self.stats_["subtopics"]["filled_with_topic"] = filled
+        return got
 
     def _grounded_ask(self, stage: str, jobs: list[dict[str, Any]]) -> list[list[str]]:
         """:meth:`_ask` for a grounded tree stage: a small model shown real texts sometimes cannot name
