@@ -20,7 +20,7 @@ because this machine's speed varies from minute to minute:
 
    Its raw rows and its unique rows (exact text) are both reported; the unique rows are written
    as ``OUT/anyclassifier/synthetic.jsonl`` for the accuracy comparison
-   (``experiments/hierarchical-vs-anyclassifier-sst2-k10.yaml``).
+   (``experiments/bench/bench-vs-anyclassifier-sst2-k10.yaml``).
 
     python benchmarks/bench_hierarchical.py --anyclassifier /tmp/anyclassifier-0.2.0
     python benchmarks/bench_hierarchical.py --model qwen2.5-0.5b-instruct --n 40   # quick look

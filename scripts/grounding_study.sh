@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # Issue 20: the pools of the grounding study (docs/studies/grounding.md), default model Qwen2.5-Coder-0.5B.
-# Seed files: 10 per class drawn from each dataset's train split with seed 100 (never dev or test):
+# Seed files (made here when missing): 10 per class drawn from each dataset's train split with seed 100 (never dev or test):
 #   python -c 'import sentisynth as ss; [ss.sample(ss.load_dataset(n), k=10, seed=100).to_pandas().to_csv(f"runs/grounding/seed-{n}.csv", index=False) for n in ["sst2","rt-snippets","tweets","trec"]]'
 # Then the grids: sentisynth experiment experiments/grounding/<grid>.yaml --out runs/grounding/<grid>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SS=${SS:-.venv/bin/sentisynth}
+seed_file() {  # the seed set a grounded pool is grounded in, drawn once (seed 100, train split only)
+  local ds=$1 f=runs/grounding/seed-$1.csv
+  [ -f "$f" ] && return 0
+  mkdir -p runs/grounding
+  ${PY:-.venv/bin/python} -c "import sentisynth as ss; ss.sample(ss.load_dataset('$ds'), k=10, seed=100).to_pandas().to_csv('$f', index=False)"
+}
 pool() {  # pool <dataset> <variant> <n> [extra flags...]
   local ds=$1 variant=$2 n=$3; shift 3
   local out=runs/grounding/pool-$ds-$variant
   [ -f "$out/manifest.json" ] && grep -q '"status": "complete"' "$out/manifest.json" && return 0
   local data=()
-  [ "$variant" != zero ] && data=(--data "runs/grounding/seed-$ds.csv")
+  [ "$variant" != zero ] && seed_file "$ds" && data=(--data "runs/grounding/seed-$ds.csv")
   local cfg=experiments/grounding/pool-$ds-$variant.yaml
   $SS generate hierarchical --config "$cfg" "${data[@]}" -n "$n" --out "$out" "$@"
 }

@@ -271,7 +271,7 @@ def test_every_shipped_experiment_config_parses():
     from sentisynth.evaluation.config import load_experiment_config
 
     root = Path(__file__).resolve().parents[1] / "experiments"
-    configs = [p for p in sorted(root.rglob("*.yaml")) if not p.name.startswith("pool-")]
+    configs = [p for p in sorted(root.rglob("*.yaml")) if not p.name.startswith("pool")]  # pool-*: generator configs; pools.yaml
     assert len(configs) > 20
     for path in configs:
         cfg = load_experiment_config(path)
@@ -331,3 +331,68 @@ def test_python_calls_get_the_same_check_as_config_files():
         make_classifier("tfidf-lr", max_iter=[1])
     gen = make_generator("hierarchical", temperature=1, prompts_dir=Path("."), labels=("a", "b"))
     assert gen.temperature == 1 and isinstance(gen.temperature, int) and gen.prompts_dir == Path(".")
+
+
+def test_every_pool_a_config_reads_has_a_command_that_parses():
+    """experiments/pools.yaml lists a command for every `generator: file` path under experiments/, and
+    each `sentisynth ...` command there parses with today's command line (options, values, files named)."""
+    import importlib.util
+    import shlex
+
+    import typer
+
+    from sentisynth.cli import app
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("build_pools", root / "scripts" / "build_pools.py")
+    build_pools = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_pools)
+    pools = build_pools.load_pools()
+    assert build_pools.check(pools) == []
+    assert len(build_pools.paths_read_by_configs()) >= 20
+    parsed = 0
+    for name, entry in pools.items():
+        args = shlex.split(entry["command"])
+        if args[0] != "sentisynth":
+            continue
+        command = typer.main.get_command(app)
+        ctx = command.make_context("sentisynth", args[1:])
+        while hasattr(command, "resolve_command"):  # a group: parse down to the command
+            sub, command, rest = command.resolve_command(ctx, ctx._protected_args + ctx.args)
+            ctx = command.make_context(sub, rest, parent=ctx)
+        out = ctx.params.get("out")
+        assert str(out) == name, f"{name}: the command writes to {out}"
+        for key in ("config",):
+            if ctx.params.get(key):
+                assert (root / ctx.params[key]).is_file(), f"{name}: {ctx.params[key]} does not exist"
+        parsed += 1
+    assert parsed >= 7
+
+
+def test_split_flag_replaces_dev_twin_files():
+    cfg = parse_experiment_config(VALID)
+    dev = cfg.for_split("dev")
+    assert dev.name == "tiny-dev" and [d.eval_split for d in dev.datasets] == ["dev"]
+    assert cfg.for_split("test") == cfg and cfg.for_split(None) is cfg
+    on_dev = parse_experiment_config({**VALID, "datasets": [{"name": "sst2", "eval_split": "dev"}]})
+    assert on_dev.for_split("test").name == "tiny-test"  # never the directory of the file's own dev results
+    assert dev.model_dump(exclude={"name"}) == on_dev.model_dump(exclude={"name"})
+    with pytest.raises(ConfigError, match="--split 'val'"):
+        cfg.for_split("val")
+
+
+def test_split_flag_on_the_command_line(tmp_path):
+    """`sentisynth experiment CONFIG --split dev` scores on dev into runs/<name>-dev; the test run is separate."""
+    from sentisynth.store import read_json
+
+    from .helpers import run_cli
+
+    cfg = write(tmp_path, {"name": "tiny", "datasets": [{"name": "sst2"}], "k": [4], "seeds": [0],
+                           "classifiers": [{"name": "tfidf", "type": "tfidf-lr"}], "conditions": [{"name": "real", "kind": "real"}]})
+    for split in ("dev", "test"):
+        proc = run_cli("experiment", str(cfg), "--split", split, "--no-progress", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    dev = read_json(tmp_path / "runs" / "tiny-dev" / "eval" / "sst2" / "tfidf" / "k4" / "seed0" / "real.json")
+    test = read_json(tmp_path / "runs" / "tiny" / "eval" / "sst2" / "tfidf" / "k4" / "seed0" / "real.json")
+    assert len(dev["predictions"]) == 872 and len(test["predictions"]) == 1821  # SST-2's dev and test splits
+    assert dev["cell_config"]["dataset"]["eval_split"] == "dev"

@@ -226,11 +226,14 @@ def augment(data: TextDataset | Any, instruction: str, out: str | Path, *, rando
     return AugmentResult(verdict=verdict, out=Path(out))
 
 
-def run_experiment(config: str | Path | dict[str, Any], out: str | Path | None = None, *, progress: bool = False) -> Any:
+def run_experiment(config: str | Path | dict[str, Any], out: str | Path | None = None, *, split: str | None = None,
+                   progress: bool = False) -> Any:
     """Run (or resume) an experiment grid — datasets x k x seeds x conditions x classifiers — from a
     YAML path, a shipped name (``"quick"``) or a dict; returns the summary rows (one per dataset,
     classifier, k, condition and ratio: mean, std, interval, paired test against real-only, gap closed)
-    as a DataFrame. Results, ``summary.csv`` and the manifest are in ``out`` (default ``runs/<name>``)."""
+    as a DataFrame. Results, ``summary.csv`` and the manifest are in ``out`` (default ``runs/<name>``).
+    ``split="dev"`` scores every dataset on its dev split (for choosing; default ``runs/<name>-dev``),
+    ``"test"`` on test; ``None`` as the config says."""
     import pandas as pd
 
     from .evaluation.config import load_experiment_config, parse_experiment_config
@@ -242,4 +245,4 @@ def run_experiment(config: str | Path | dict[str, Any], out: str | Path | None =
         path = Path(config)
         shipped = Path(__file__).parent / "configs" / f"{config}.yaml"
         cfg = load_experiment_config(shipped if not path.exists() and shipped.is_file() else path)
-    return pd.DataFrame(Experiment(cfg, output_dir=out, progress=progress).run())
+    return pd.DataFrame(Experiment(cfg.for_split(split), output_dir=out, progress=progress).run())

@@ -144,6 +144,9 @@ def experiment(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     executor: Optional[str] = typer.Option(None, "--executor", help=EXECUTOR_HELP + " Default: the config's executor (local)."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
+    split: Optional[str] = typer.Option(None, "--split", help="Score every dataset on 'dev' (choosing ratios, prompts, "
+                                        "thresholds; the run goes to runs/<name>-dev) or 'test' (reporting). Default: "
+                                        "each dataset's eval_split in the config."),
 ) -> None:
     """Run an experiment grid (datasets x k x seeds x conditions x classifiers) and summarise it."""
     from .evaluation.config import load_experiment_config
@@ -152,7 +155,7 @@ def experiment(
     path = Path(config)
     if not path.exists() and _shipped_config(config):
         path = _shipped_config(config)
-    cfg = load_experiment_config(path)
+    cfg = load_experiment_config(path).for_split(split)
     from .distributed import make_executor
 
     chosen = make_executor(cfg.executor_spec(executor, ray_address))

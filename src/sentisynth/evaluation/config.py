@@ -189,6 +189,21 @@ class ExperimentConfig(_Strict):
             spec["address"] = address
         return spec
 
+    def for_split(self, split: Literal["dev", "test"] | None) -> "ExperimentConfig":
+        """This grid scored on ``split`` for every dataset (``--split``): one config serves choosing on
+        dev and reporting on test, instead of twin files. The name, and so the default run directory,
+        gets ``-dev`` (or ``-test`` where the file itself scores on dev), so the two sets of results
+        never share a directory; ``None`` keeps the config as written."""
+        if split is None:
+            return self
+        if split not in ("dev", "test"):
+            raise ConfigError(f"--split {split!r}: expected dev or test.")
+        suffix = "-dev" if split == "dev" else ("-test" if any(d.eval_split != "test" for d in self.datasets) else "")
+        return self.model_copy(update={
+            "name": self.name + suffix,
+            "datasets": [d.model_copy(update={"eval_split": split}) for d in self.datasets],
+        })
+
     @field_validator("k")
     @classmethod
     def _positive_k(cls, v: list[int]) -> list[int]:
