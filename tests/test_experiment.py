@@ -192,3 +192,48 @@ def test_analysis_writes_a_tsne_per_synthetic_condition_and_the_report_shows_it(
     assert (out / "tsne.png").stat().st_mtime_ns == stamp
     html = build_report([tmp_path])
     assert "t-SNE of real vs synthetic embeddings" in html and "condition eda" in html
+
+
+def test_grid_draws_are_generation_runs_that_resume_and_older_draws_still_count(tmp_path, data_files):
+    """The grid generates through the same resumable run as `sentisynth generate`: a draw cut off
+    half-way resumes (records kept, none duplicated, the same stream); a draw in the older whole-file
+    form (raw-<key>.jsonl + .meta.json) is read, not regenerated."""
+    import shutil
+
+    from sentisynth.report.html import run_kind
+
+    cfg = _config(data_files, k=[4], seeds=[0], classifiers=[{"name": "tfidf", "type": "tfidf-lr"}],
+                  conditions=[{"name": "real", "kind": "real"},
+                              {"name": "eda", "kind": "augment", "generator": "eda", "ratios": [1, 2]}])
+    Experiment(cfg, output_dir=tmp_path / "clean", progress=False).run()
+    [draw] = list((tmp_path / "clean/synthetic/mini/k4/seed0").glob("raw-*/"))
+    m = read_json(draw / "manifest.json")
+    assert m["kind"] == "generation" and run_kind(draw) == "generation" and m["status"] == "complete"
+    assert m["seed_set"]["n"] == 8 and m["counts"]["synthetic"] == 16
+    records = (draw / "synthetic.jsonl").read_text().splitlines()
+
+    # A crash half-way through the draw: the partial file holds 7 records, the manifest says running.
+    shutil.copytree(tmp_path / "clean", tmp_path / "cut")
+    cut = tmp_path / "cut/synthetic/mini/k4/seed0" / draw.name
+    (cut / "synthetic.jsonl").unlink()
+    (cut / "synthetic.parquet").unlink()
+    (cut / "synthetic.jsonl.partial").write_text("\n".join(records[:7]) + "\n")
+    (cut / "manifest.json").write_text((cut / "manifest.json").read_text().replace('"complete"', '"running"'))
+    for stale in [*(tmp_path / "cut/synthetic/mini/k4/seed0").glob("eda.*"), *(tmp_path / "cut/eval").rglob("eda@*.json")]:
+        stale.unlink()
+    Experiment(cfg, output_dir=tmp_path / "cut", progress=False).run()
+    assert read_json(cut / "manifest.json")["counts"]["resumed_from"] == 7
+    assert (cut / "synthetic.jsonl").read_text().splitlines() == records
+    assert (tmp_path / "cut/summary.csv").read_text() == (tmp_path / "clean/summary.csv").read_text()
+
+    # An older grid's draw: the same records as one file; it is used as it is.
+    shutil.copytree(tmp_path / "clean", tmp_path / "old")
+    old = tmp_path / "old/synthetic/mini/k4/seed0"
+    (old / f"{draw.name}.jsonl").write_text("\n".join(records) + "\n")
+    (old / f"{draw.name}.meta.json").write_text(json.dumps({"n": 16, "generator": "eda", "params": m["config"]["params"]}))
+    shutil.rmtree(old / draw.name)
+    for stale in [*old.glob("eda.*"), *(tmp_path / "old/eval").rglob("eda@*.json")]:
+        stale.unlink()
+    Experiment(cfg, output_dir=tmp_path / "old", progress=False).run()
+    assert not (old / draw.name).exists()
+    assert (tmp_path / "old/summary.csv").read_text() == (tmp_path / "clean/summary.csv").read_text()

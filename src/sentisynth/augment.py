@@ -30,13 +30,13 @@ estimate optimistic.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from .data.dataset import TextDataset
 from .errors import ConfigError
+from .evaluation.allocation import records_to_generate
 from .generators.base import generator_class
 from .records import Example, SyntheticExample
 
@@ -94,11 +94,6 @@ def generator_options(generator: str, params: dict[str, Any], data: TextDataset,
         if descriptions:
             options.setdefault("label_descriptions", descriptions)
     return options
-
-
-def records_to_generate(n_real: int, n_labels: int, ratios: list[float], oversample: float) -> int:
-    """Enough for the largest ratio after filtering rejects up to 1 - 1/oversample of them."""
-    return math.ceil(max(ratios) * oversample * n_real / n_labels) * n_labels
 
 
 class Augmentation:
@@ -190,7 +185,7 @@ class Augmentation:
         cfg = self.config(data)
         run = RunDir(self.out).create()
         write_config_yaml(run.file("config.yaml"), cfg)
-        run.write_manifest(command="augment", status="running", config=cfg, config_hash=config_hash(cfg),
+        run.write_manifest(kind="augment", command="augment", status="running", config=cfg, config_hash=config_hash(cfg),
                            seeds={"seed": self.random_state},
                            data={"source": source, "n": len(data), "counts": data.counts(), "sha256": data.content_hash()})
         timings: dict[str, float] = {}

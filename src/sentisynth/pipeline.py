@@ -1,5 +1,10 @@
 """Generator → (filters) → store: one generation run written to a run directory, resumably.
 
+The one generate → store path: ``sentisynth generate``, the main job (``augment``), ``synthesize``
+from Python and the experiment grid's draws all write their records through
+:func:`write_generation_run`, and filter chains over a finished run through :func:`write_filter_run`;
+each run's manifest says its ``kind``.
+
 Records stream into ``synthetic.jsonl.partial`` in batches (append + fsync). Only when the
 requested count is complete is the file renamed to ``synthetic.jsonl`` (and ``synthetic.parquet``
 written), so a crashed run never leaves an output that looks finished.
@@ -65,7 +70,7 @@ def write_generation_run(
         partial.unlink(missing_ok=True)
         final.unlink(missing_ok=True)
     write_config_yaml(run.file("config.yaml"), config)
-    run.write_manifest(command=f"generate {generator.name}", status="running", config=config, config_hash=chash,
+    run.write_manifest(kind="generation", command=f"generate {generator.name}", status="running", config=config, config_hash=chash,
                        seeds={"seed": seed})
 
     t0 = time.perf_counter()
@@ -252,7 +257,7 @@ def write_filter_run(
         return final
     for stale in (final, rejected_path):
         stale.unlink(missing_ok=True)
-    run.write_manifest(command="filter", status="running", config=config, config_hash=chash, seeds={"seed": seed})
+    run.write_manifest(kind="filter", command="filter", status="running", config=config, config_hash=chash, seeds={"seed": seed})
     t0 = time.perf_counter()
     from .distributed import make_executor
 

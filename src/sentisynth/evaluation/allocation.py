@@ -9,6 +9,12 @@ from typing import Sequence
 from ..records import SyntheticExample
 
 
+def records_to_generate(n_real: int, n_labels: int, ratios: Sequence[float], oversample: float) -> int:
+    """Balanced records to generate for ``n_real`` real examples: enough for the largest ratio after
+    filtering rejects up to 1 - 1/oversample of them (the main job and the grid both size draws so)."""
+    return math.ceil(max(ratios) * oversample * n_real / n_labels) * n_labels
+
+
 def synthetic_need(allocation: str, ratio: float, counts: dict[str, int], labels: Sequence[str]) -> dict[str, int]:
     """Synthetic records per label for ``ratio`` x the real count under ``allocation``: ``balanced``
     (equal per label), ``proportional`` (the real class proportions) or ``rebalance`` (each label's

@@ -9,7 +9,10 @@ smaller ratios take a per-label prefix of it, so ratios are nested and compariso
 Layout under the run directory::
 
     config.yaml  manifest.json  summary.csv  summary.md
-    synthetic/<dataset>/k<k>/seed<seed>/<condition>.jsonl
+    synthetic/<dataset>/k<k>/seed<seed>/raw-<key>/   the generator's draw: a generation run (the same
+                                                     resumable run `sentisynth generate` writes)
+    synthetic/<dataset>/k<k>/seed<seed>/<condition>.jsonl (+ .rejected.jsonl, .meta.json): what the
+                                                     condition's filters kept of that draw
     eval/<dataset>/<classifier>/k<k>/seed<seed>/<condition>@<ratio>.json
     eval/<dataset>/<classifier>/ceiling.json
 """
@@ -28,7 +31,7 @@ from ..data import DatasetSplits, load_splits, subsample_counts, subsample_per_c
 from ..errors import DataError
 from ..records import Example, SyntheticExample, label_counts
 from ..store import RunDir, config_hash, file_sha256, jsonable, jsonl_text, read_json, read_jsonl, write_atomic, write_config_yaml, write_json
-from .allocation import per_label_prefix, synthetic_need
+from .allocation import per_label_prefix, records_to_generate, synthetic_need
 from .classifiers import CLASSIFIERS, evaluate_predictions, make_classifier
 from .config import ClassifierConfig, ConditionConfig, DatasetConfig, ExperimentConfig
 from .stats import summarize, summary_markdown
@@ -162,6 +165,7 @@ class Experiment:
         run = RunDir(root).create()
         write_config_yaml(run.file("config.yaml"), c.model_dump())
         run.write_manifest(
+            kind="experiment",
             command="experiment",
             status="running",
             config=c.model_dump(),
@@ -419,7 +423,7 @@ class Experiment:
         path = _synthetic_path(root, cell.dataset, cell.k, cell.seed, cond.name)
         n_labels = len({e.label for e in real})
         if cond.allocation == "balanced":
-            n = math.ceil(max(cond.ratios) * cond.oversample * len(real) / n_labels) * n_labels
+            n = records_to_generate(len(real), n_labels, cond.ratios, cond.oversample)
         else:  # generated balanced, so every label must get the largest per-label need
             counts = label_counts(real)
             most = max(max(synthetic_need(cond.allocation, r, counts, sorted(counts)).values()) for r in cond.ratios)
@@ -448,28 +452,42 @@ class Experiment:
         return records
 
     def _generated(self, folder: Path, real: list[Example], cell: Cell, cond: ConditionConfig, n: int):
-        """``n`` records from the condition's generator fitted on ``real`` (cached by generator settings)."""
-        raw_key = config_hash({"generator": _generator_key(cond), "n": n, "seed": cell.seed, "real": [e.to_dict() for e in real]})
-        raw = folder / f"raw-{raw_key[:12]}.jsonl"
-        raw_meta = raw.with_suffix(".meta.json")
+        """``n`` records from the condition's generator fitted on ``real``, one generation run per
+        (generator settings, n, seed, seed set) in ``raw-<key>/``, shared by every condition with the
+        same generator settings.
+
+        It is the run ``sentisynth generate`` writes (:func:`~sentisynth.pipeline.write_generation_run`):
+        records appended as they come, resumed after a crash without losing or duplicating one, a
+        manifest with the config, seed set hash, model and generator report. Draws written before
+        that (``raw-<key>.jsonl`` + ``.meta.json``, whole-file) are still read when their parameters match.
+        """
+        from ..data.dataset import TextDataset
+        from ..pipeline import write_generation_run
+        from ..records import LabelSet
+
+        key = config_hash({"generator": _generator_key(cond), "n": n, "seed": cell.seed, "real": [e.to_dict() for e in real]})[:12]
         # One generator object per generator config, refitted per (dataset, k, seed): generators
         # keep seed-independent resources (WordNet, loaded models) across refits.
         gen = self._generator(cond, cell)
-        if not self.overwrite and raw.exists() and raw_meta.exists():
-            stored = read_json(raw_meta)
+        params = jsonable(gen.get_params())
+        legacy, legacy_meta = folder / f"raw-{key}.jsonl", folder / f"raw-{key}.meta.json"
+        if not self.overwrite and legacy.exists() and legacy_meta.exists():
+            stored = read_json(legacy_meta)
             # The key covers the config as written; the stored parameters also catch a changed default
             # (a draw made under other defaults is regenerated, never silently reused).
-            if stored.get("key") == raw_key and stored.get("params") == jsonable(gen.get_params()):
-                return [SyntheticExample.from_dict(r) for r in read_jsonl(raw)], stored["params"]
-        gen.fit(real)
-        records: list[SyntheticExample] = []
-        for batch in gen.generate(n):
-            records.extend(batch)
-        _write_records(raw, [r.to_dict() for r in records])
-        params = jsonable(gen.get_params())
-        write_json(raw_meta, {"key": raw_key, "n": len(records), "generator": cond.generator, "params": params,
-                              "report": gen.report() if hasattr(gen, "report") else None})
-        return records, params
+            if stored.get("params") == params:
+                return [SyntheticExample.from_dict(r) for r in read_jsonl(legacy)], params
+        out = folder / f"raw-{key}"
+        fresh: set[Path] = self.__dict__.setdefault("regenerated_", set())
+        if self.overwrite and out not in fresh:  # --overwrite: this run's draw, once, not one per ratio cell
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)
+            fresh.add(out)
+        seed_set = TextDataset([e.text for e in real], [e.label for e in real], LabelSet.from_labels(e.label for e in real),
+                               name=cell.dataset)
+        path = write_generation_run(out, gen, seed_set, n, seed=cell.seed, source=f"{cell.dataset} k={cell.k} seed={cell.seed}")
+        return [SyntheticExample.from_dict(r) for r in read_jsonl(path)], params
 
 
 class _CellWorker:

@@ -113,8 +113,11 @@ def _rejected(path: Path) -> list[dict[str, Any]]:
 
 
 def run_kind(path: Path) -> str:
-    """What a run directory holds: augment, experiment, filter or generation."""
+    """What a run directory holds: augment, experiment, filter or generation — as its manifest's
+    ``kind`` says; runs written before manifests said so are recognised by their files."""
     manifest = manifest_of(path)
+    if manifest.get("kind") in ("augment", "experiment", "filter", "generation"):
+        return manifest["kind"]
     command = str(manifest.get("command", ""))
     if command == "augment" or (path / "crossval.json").is_file():
         return "augment"
