@@ -111,7 +111,11 @@ def test_grid_filters_each_cell_and_keeps_rejections(tmp_path, data_files):
     assert meta["filters"]["length"]["seen"] == 32  # ratio 2 x 8 real x oversample 2
     r = read_json(tmp_path / "run/eval/mini/tfidf/k4/seed0/pool@2.json")
     assert r["n_synthetic"] == 16
-    assert (tmp_path / "run/synthetic/mini/k4/seed0/pool.rejected.jsonl").exists()
+    filtering = tmp_path / "run/synthetic/mini/k4/seed0/pool.filtering"  # the run `sentisynth filter` writes
+    m = read_json(filtering / "manifest.json")
+    assert m["kind"] == "filter" and m["counts"]["input"] == 32 and m["filters"] == meta["filters"]
+    rejected = [json.loads(x) for x in (filtering / "rejected.jsonl").read_text().splitlines()]
+    assert len(rejected) == m["counts"]["rejected"] and all(r["filter"] == "length" and r["reason"] for r in rejected)
 
 
 def test_grid_too_few_after_filtering_is_a_clear_error(tmp_path, data_files):

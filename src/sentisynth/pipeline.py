@@ -222,8 +222,12 @@ def write_filter_run(
     batch_size: int = 64,
     progress: bool = False,
     executor: Any = None,
+    close_filters: bool = True,
 ) -> Path:
     """Run a filter chain over a finished generation run (or a ``synthetic.jsonl``) into ``out``.
+
+    ``close_filters=False`` leaves the chain's models loaded (the experiment grid refits one chain per
+    condition for every cell).
 
     With a Ray ``executor``, the chain's leading per-record filters (teacher, perplexity, length,
     contamination) score batches on Ray workers, each fitting its own copy once; the filters from
@@ -285,7 +289,7 @@ def write_filter_run(
             bar(len(batch))
     for position, n_found in found_remote.items():
         chain.filters[position].found_ = n_found  # the workers' copies found them
-    for f in chain.filters:
+    for f in chain.filters if close_filters else []:
         if hasattr(f, "close"):
             f.close()
     write_atomic(rejected_path, jsonl_text(rejected))

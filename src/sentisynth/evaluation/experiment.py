@@ -413,12 +413,13 @@ class Experiment:
                    eval_texts: list[str] = ()) -> list[SyntheticExample]:
         """Synthetic records for (dataset, k, seed, condition): generated (and filtered) once, then read back.
 
-        The generator's output is stored once per (generator, params, n, seed set) as
-        ``raw-<hash>.jsonl`` and shared by every condition with the same generator settings, so
+        The generator's output is stored once per (generator, params, n, seed set) as a generation
+        run ``raw-<hash>/`` and shared by every condition with the same generator settings, so
         "no filter" and "filter X" conditions see the very same draw and differ only by the
-        filter. With filters, ``oversample`` x the largest ratio's need is generated, the chain is
-        fitted on this cell's real seed set (the contamination filter also gets the evaluation
-        texts), and rejected records go to ``<condition>.rejected.jsonl`` with their reasons.
+        filter. With filters, ``oversample`` x the largest ratio's need is generated and the draw goes
+        through a filter run (``<condition>.filtering/``, the run ``sentisynth filter`` writes: kept,
+        ``rejected.jsonl`` with reasons, per-filter counts), its chain fitted on this cell's real seed
+        set (the contamination filter also gets the evaluation texts).
         """
         path = _synthetic_path(root, cell.dataset, cell.k, cell.seed, cond.name)
         n_labels = len({e.label for e in real})
@@ -434,22 +435,37 @@ class Experiment:
             meta = read_json(meta_path)
             if meta.get("key") == key and meta.get("params") == self._generator_params(cond, cell):
                 return [SyntheticExample.from_dict(r) for r in read_jsonl(path)]
-        records, gen_params = self._generated(path.parent, real, cell, cond, n)
+        records, gen_params, draw = self._generated(path.parent, real, cell, cond, n)
         filter_report: dict[str, Any] = {}
         if cond.filters:
-            chains: dict[str, Any] = self.__dict__.setdefault("filter_chains_", {})
-            if cond.name not in chains:
-                from ..filters.base import FilterChain
-
-                chains[cond.name] = FilterChain.from_config(cond.filters)
-            chain = chains[cond.name].fit(real, eval_texts)
-            records, rejected = chain.apply(records)
-            filter_report = chain.report()
-            _write_records(path.with_suffix(".rejected.jsonl"), rejected)
+            records, filter_report = self._filtered(draw, path.parent / f"{cond.name}.filtering", real, cell, cond, eval_texts)
         _write_records(path, [r.to_dict() for r in records])
         write_json(meta_path, {"key": key, "n": len(records), "generator": cond.generator, "params": gen_params,
                                "filters": filter_report})
         return records
+
+    def _filtered(self, draw: Path, out: Path, real: list[Example], cell: Cell, cond: ConditionConfig,
+                  eval_texts: list[str]) -> tuple[list[SyntheticExample], dict[str, Any]]:
+        """The condition's filter chain over the draw, as a filter run in ``out``: (kept, per-filter report).
+        One chain object per condition serves every cell (its models load once); it is refitted on each
+        cell's seed set and never closed between cells."""
+        from ..filters.base import FilterChain
+        from ..pipeline import write_filter_run
+
+        chains: dict[str, Any] = self.__dict__.setdefault("filter_chains_", {})
+        if cond.name not in chains:
+            chains[cond.name] = FilterChain.from_config(cond.filters)
+        fresh: set[Path] = self.__dict__.setdefault("regenerated_", set())
+        if self.overwrite and out not in fresh:
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)
+            fresh.add(out)
+        seed_set = _seed_dataset(real, cell.dataset)
+        kept = write_filter_run(draw, out, chains[cond.name], seed_set, eval_texts=list(eval_texts), filter_config=cond.filters,
+                                seed=cell.seed or 0, seed_source=f"{cell.dataset} k={cell.k} seed={cell.seed} sha256={seed_set.content_hash()}",
+                                close_filters=False)
+        return [SyntheticExample.from_dict(r) for r in read_jsonl(kept)], read_json(out / "manifest.json")["filters"]
 
     def _generated(self, folder: Path, real: list[Example], cell: Cell, cond: ConditionConfig, n: int):
         """``n`` records from the condition's generator fitted on ``real``, one generation run per
@@ -461,9 +477,7 @@ class Experiment:
         manifest with the config, seed set hash, model and generator report. Draws written before
         that (``raw-<key>.jsonl`` + ``.meta.json``, whole-file) are still read when their parameters match.
         """
-        from ..data.dataset import TextDataset
         from ..pipeline import write_generation_run
-        from ..records import LabelSet
 
         key = config_hash({"generator": _generator_key(cond), "n": n, "seed": cell.seed, "real": [e.to_dict() for e in real]})[:12]
         # One generator object per generator config, refitted per (dataset, k, seed): generators
@@ -476,7 +490,7 @@ class Experiment:
             # The key covers the config as written; the stored parameters also catch a changed default
             # (a draw made under other defaults is regenerated, never silently reused).
             if stored.get("params") == params:
-                return [SyntheticExample.from_dict(r) for r in read_jsonl(legacy)], params
+                return [SyntheticExample.from_dict(r) for r in read_jsonl(legacy)], params, legacy
         out = folder / f"raw-{key}"
         fresh: set[Path] = self.__dict__.setdefault("regenerated_", set())
         if self.overwrite and out not in fresh:  # --overwrite: this run's draw, once, not one per ratio cell
@@ -484,10 +498,9 @@ class Experiment:
 
             shutil.rmtree(out, ignore_errors=True)
             fresh.add(out)
-        seed_set = TextDataset([e.text for e in real], [e.label for e in real], LabelSet.from_labels(e.label for e in real),
-                               name=cell.dataset)
-        path = write_generation_run(out, gen, seed_set, n, seed=cell.seed, source=f"{cell.dataset} k={cell.k} seed={cell.seed}")
-        return [SyntheticExample.from_dict(r) for r in read_jsonl(path)], params
+        path = write_generation_run(out, gen, _seed_dataset(real, cell.dataset), n, seed=cell.seed,
+                                    source=f"{cell.dataset} k={cell.k} seed={cell.seed}")
+        return [SyntheticExample.from_dict(r) for r in read_jsonl(path)], params, path
 
 
 class _CellWorker:
@@ -511,6 +524,14 @@ def _run_cell(worker: _CellWorker, job: tuple) -> tuple[list[str], float]:
     classifier.fit(train)
     pred = classifier.predict(test)
     return list(pred), time.perf_counter() - t
+
+
+def _seed_dataset(real: list[Example], name: str) -> Any:
+    """A cell's real seed examples as the dataset a generation or filter run records (counts, hash)."""
+    from ..data.dataset import TextDataset
+    from ..records import LabelSet
+
+    return TextDataset([e.text for e in real], [e.label for e in real], LabelSet.from_labels(e.label for e in real), name=name)
 
 
 def _write_records(path: Path, rows: list[dict[str, Any]]) -> None:

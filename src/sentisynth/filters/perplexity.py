@@ -87,5 +87,7 @@ class PerplexityFilter(Filter):
                            lambda r, p: f"perplexity {p:.1f} outside [{lo}, {self.threshold_:.1f}]")
 
     def close(self) -> None:
+        """Release the model; a later use opens it again (so a closed filter is never half-usable)."""
         if hasattr(self, "backend_"):
             self.backend_.close()
+            del self.backend_

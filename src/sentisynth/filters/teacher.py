@@ -235,5 +235,7 @@ class TeacherFilter(Filter):
         return kept, rejected
 
     def close(self) -> None:
+        """Release the model; a later use opens it again (so a closed filter is never half-usable)."""
         if hasattr(self, "backend_"):
             self.backend_.close()
+            del self.backend_

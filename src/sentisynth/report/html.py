@@ -459,10 +459,13 @@ def _experiment_synthetic_blocks(path: Path) -> list[dict[str, Any]]:
         for f in sorted(folder.glob("*.jsonl")):
             if f.name.startswith("raw-"):
                 continue
-            if f.name.endswith(".rejected.jsonl"):
+            if f.name.endswith(".rejected.jsonl"):  # grids written before conditions were filter runs
                 rejected += [{**r, "filter": f"{f.name[:-len('.rejected.jsonl')]}: {r.get('filter', '')}"} for r in read_jsonl(f)]
             else:
                 kept += [{**r, "meta": {"condition": f.stem, **r.get("meta", {})}} for r in read_jsonl(f)]
+        for f in sorted(folder.glob("*.filtering/rejected.jsonl")):
+            cond = f.parent.name[: -len(".filtering")]
+            rejected += [{**r, "filter": f"{cond}: {r.get('filter', '')}"} for r in read_jsonl(f)]
         blocks.append(text(f"Example browser: the synthetic records of {folder.relative_to(root)} (every condition)."))
         blocks.append(_browser(kept, rejected))
     return blocks
