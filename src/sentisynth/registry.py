@@ -68,10 +68,11 @@ class Registry(Generic[T]):
         self.check_params(name, params)
         return self.get(name)(**params)
 
-    def check_params(self, name: str, params: dict[str, Any]) -> None:
+    def check_params(self, name: str, params: dict[str, Any], required: bool = True) -> None:
         """Raise :class:`ConfigError` unless ``params`` are known parameters of ``name`` with values
         of the annotated types, e.g. ``generator 'hierarchical': parameter 'n_topic': Input should
-        be a valid integer; got 'five'.`` (one message format for every component kind)."""
+        be a valid integer; got 'five'.`` (one message format for every component kind).
+        ``required=False`` lets parameters without a default be missing (a config that others complete)."""
         cls = self.get(name)
         allowed = set(inspect.signature(cls.__init__).parameters) - {"self"}
         unknown = set(params) - allowed
@@ -87,7 +88,10 @@ class Registry(Generic[T]):
         try:
             params_model(cls).model_validate(given)
         except ValidationError as e:
-            err = e.errors()[0]
+            errors = [x for x in e.errors() if required or x["type"] != "missing"]
+            if not errors:
+                return
+            err = errors[0]
             key = str(err["loc"][0]) if err["loc"] else "?"
             raise ConfigError(f"{self.kind} {name!r}: parameter {key!r}: {err['msg']}; got {given.get(key)!r}; "
                               f"expected {annotation_text(cls, key)}.") from None
@@ -97,8 +101,7 @@ class Registry(Generic[T]):
 def params_model(cls: type) -> Any:
     """A pydantic model of ``cls.__init__``'s parameters: annotated types, defaults, unknown keys
     forbidden. An annotation pydantic cannot check (or none) accepts anything."""
-    from pydantic import ConfigDict, create_model
-    from pydantic import TypeAdapter
+    from pydantic import ConfigDict, TypeAdapter, create_model
 
     try:
         hints = typing.get_type_hints(cls.__init__)
@@ -118,11 +121,9 @@ def params_model(cls: type) -> Any:
 
 
 def annotation_text(cls: type, param: str) -> str:
-    """How a parameter's type reads in an error: ``int | None``, ``float``, ``list of str``."""
+    """How a parameter's type reads in an error: ``int``, ``float | None``, ``dict[str, str] | None``."""
     try:
         tp = typing.get_type_hints(cls.__init__).get(param, Any)
     except Exception:
         return "a valid value"
-    text = getattr(tp, "__name__", None) if isinstance(tp, type) else None
-    text = text or str(tp).replace("typing.", "")
-    return text
+    return tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "")

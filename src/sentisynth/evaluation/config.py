@@ -23,18 +23,21 @@ class _Strict(BaseModel):
 
 def check_component(kind: str, name: str | None, params: dict[str, Any] | None) -> None:
     """Raise a ``ConfigError`` (a ``ValueError``: pydantic reports it at the field) unless ``name``
-    is a registered ``kind`` (generator, classifier) and ``params`` fit its constructor."""
+    is a registered ``kind`` (generator, classifier) and ``params`` fit its constructor (``None``:
+    the name only; parameters the config leaves out, like the main job's instruction, come later)."""
     if name is None:
         return
     if kind == "generator":
         from ..generators.base import GENERATORS, generator_class
 
-        generator_class(name)
-        GENERATORS.check_params(name, params or {})
+        registry, _ = GENERATORS, generator_class(name)
     else:
         from .classifiers import CLASSIFIERS
 
-        CLASSIFIERS.check_params(name, params or {})
+        registry = CLASSIFIERS
+    registry.get(name)
+    if params is not None:
+        registry.check_params(name, params, required=False)
 
 
 def check_filters(specs: list[dict[str, Any]] | None) -> None:
@@ -285,7 +288,7 @@ class AugmentOptions(_Strict):
     @field_validator("generator", "classifier")
     @classmethod
     def _registered(cls, v: str, info: ValidationInfo) -> str:
-        check_component(info.field_name, v, {})
+        check_component(info.field_name, v, None)
         return v
 
     @field_validator("generator_params", "classifier_params")
