@@ -24,6 +24,14 @@ on identical requests.
     python benchmarks/bench_engines.py --server build/llama-server --engines decoder-4 server-4 server-8
     python benchmarks/bench_engines.py --server build/llama-server --replay --engines decoder-4 decoder-2 decoder-8 server-4 server-8
 
+``--rows 1 4 8 16`` measures the engines themselves, not a generation run: for each R, the decoder
+with ``n_parallel = R`` and the server with ``--parallel R`` (alternated, same process), each given
+one long prompt (``max_tokens`` 1: prompt evaluation tokens/s) and then R requests at once that each
+write ``--max-tokens`` tokens (counting, which runs past the limit, so every row decodes every step;
+no schema; decode tokens/s over all R rows, the short prompts included):
+
+    python benchmarks/bench_engines.py --server build/llama-server --rows 1 4 8 16 --out runs/bench-engines/rows
+
 Results: ``OUT/results.json`` and a table on stdout (unique records/s, ratio to the first engine).
 """
 
@@ -161,6 +169,64 @@ def replay(engine: str, model: str, model_path: str, calls: list, threads: int, 
     return out
 
 
+LONG_PROMPT = ("Here are notes from a film critic's screening diary. " + " ".join(
+    f"Day {i}: the critic watched a film, took notes on its acting, pacing, music, dialogue and ending, "
+    f"and compared it with the director's earlier work." for i in range(1, 21)) + " Summarise the notes in one word.")
+
+
+def rows_benchmark(kind: str, rows: int, model: str, model_path: str, threads: int, server: Path | None, tmp: Path,
+                   max_tokens: int) -> dict:
+    """Prompt evaluation and R-row decode tokens/s of one engine (``kind`` decoder or server) with R slots."""
+    from sentisynth.backends.base import ChatRequest
+    from sentisynth.backends.llamacpp import LlamaCppBackend
+    from sentisynth.backends.openai_compat import OpenAICompatBackend
+
+    with contextlib.ExitStack() as stack:
+        if kind == "decoder":
+            backend = LlamaCppBackend(model=model, n_threads=threads, n_parallel=rows).load()
+        else:
+            if server is None:
+                raise SystemExit("--rows needs --server PATH (scripts/build_llama_server.sh builds it)")
+            url = stack.enter_context(llama_server(server, model_path, rows, threads, tmp / "server.log"))
+            backend = OpenAICompatBackend(base_url=url, api_key="sk-local", max_concurrency=rows, timeout=900.0).load()
+        stack.callback(backend.close)
+        backend.chat_many([ChatRequest(messages=[{"role": "user", "content": "Say hi."}], max_tokens=4, seed=1)])  # warm-up
+        t = time.perf_counter()
+        [prompt] = backend.chat_many([ChatRequest(messages=[{"role": "user", "content": LONG_PROMPT}], max_tokens=1,
+                                                  temperature=0.0, seed=2)])
+        prompt_s = time.perf_counter() - t
+        # Counting runs far past max_tokens, so every row decodes the whole step count (free prose ends early).
+        requests = [ChatRequest(messages=[{"role": "user", "content": f"Count from {i + 1} to {i + 400}, one number per line."}],
+                                max_tokens=max_tokens, temperature=0.9, seed=100 + i) for i in range(rows)]
+        t = time.perf_counter()
+        answers = backend.chat_many(requests)
+        decode_s = time.perf_counter() - t
+    completion = sum(a.completion_tokens for a in answers)
+    return {"engine": kind, "rows": rows, "prompt_tokens": prompt.prompt_tokens, "prompt_seconds": round(prompt_s, 2),
+            "prompt_tokens_per_s": round(prompt.prompt_tokens / prompt_s, 1), "completion_tokens": completion,
+            "decode_seconds": round(decode_s, 2), "decode_tokens_per_s": round(completion / decode_s, 1)}
+
+
+def rows_all(args, model_path: str) -> None:
+    results = {"model": args.model, "threads": args.threads, "max_tokens": args.max_tokens, "runs": []}
+    with tempfile.TemporaryDirectory(prefix="sentisynth-engines-") as tmp:
+        for rows in args.rows:
+            for kind in ("decoder", "server"):
+                print(f"{kind} with {rows} rows ...", flush=True)
+                r = rows_benchmark(kind, rows, args.model, model_path, args.threads, args.server, Path(tmp), args.max_tokens)
+                results["runs"].append(r)
+                print(json.dumps(r), flush=True)
+    print("\n| rows | engine | prompt eval tok/s | decode tok/s (all rows) | completion tokens | server / decoder (decode) |")
+    print("|---:|---|---:|---:|---:|---:|")
+    by = {(r["rows"], r["engine"]): r for r in results["runs"]}
+    for r in results["runs"]:
+        ratio = r["decode_tokens_per_s"] / by[(r["rows"], "decoder")]["decode_tokens_per_s"]
+        print(f"| {r['rows']} | {r['engine']} | {r['prompt_tokens_per_s']} | {r['decode_tokens_per_s']} | "
+              f"{r['completion_tokens']} | {ratio:.2f}x |")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
 def run_engine(engine: str, model: str, model_path: str, seeds, n: int, threads: int, server: Path | None, tmp: Path) -> dict:
     """One engine's run on a fresh call cache (a directory of its own under ``tmp``)."""
     from sentisynth.generators.hierarchical import HierarchicalGenerator, normalize
@@ -212,6 +278,9 @@ def main() -> None:
     ap.add_argument("--calls", type=Path, default=None,
                     help="with --replay: replay the calls saved in this JSONL file, or record into it when it does not exist")
     ap.add_argument("--repeats", type=int, default=2, help="replays per engine, alternated (with --replay; default: 2)")
+    ap.add_argument("--rows", type=int, nargs="+", default=None,
+                    help="measure prompt and R-row decode tokens/s of both engines at these R instead of a generation run")
+    ap.add_argument("--max-tokens", type=int, default=96, help="with --rows: tokens each row writes (default: 96)")
     ap.add_argument("--out", type=Path, default=Path("runs/bench-engines"))
     args = ap.parse_args()
 
@@ -222,6 +291,8 @@ def main() -> None:
     configure_openmp_waiting()  # before llama.cpp loads here or in a server, so every engine waits alike
 
     model_path = str(resolve_model(args.model).path)
+    if args.rows:
+        return rows_all(args, model_path)
     seeds = ss.sample(ss.load_dataset("sst2"), k=8, seed=0)
     args.out.mkdir(parents=True, exist_ok=True)
     results = {"model": args.model, "n": args.n, "threads": args.threads, "runs": []}

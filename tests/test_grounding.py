@@ -220,3 +220,29 @@ def test_crossval_never_holds_out_the_always_train_examples():
     assert out["n_real"] == len(held) and out["n_always_train"] == len(shown)
     assert seen and all(set(shown.texts) <= s for s in seen)
     assert sum(f["n_test"] for f in out["folds"]) == 2 * len(held)
+
+
+class CopiesStyleExamples(Recording):
+    """Answers every examples request that shows real texts with the first of them (what the 0.5B
+    model did in 132 of 177 examples-stage requests of one main-job run)."""
+
+    def chat(self, request):
+        comp = super().chat(request)
+        user = request.messages[-1]["content"]
+        if user.startswith("Write ") and "Real texts with this label" in user:
+            items = json.loads(comp.text)["items"]
+            shown = json.loads(user.split("Real texts with this label", 1)[1].split("\n- ", 1)[1].split("\n", 1)[0])
+            comp.text = json.dumps({"items": [shown] + items[1:]})
+        return comp
+
+
+def test_a_job_that_copied_a_style_example_is_asked_again_without_them(tmp_path):
+    gen = _gen(tmp_path, CopiesStyleExamples(), grounding=True, style_examples=2)
+    prompts, records = _prompts(gen)
+    examples = [p for p in prompts if p.startswith("Write ")]
+    first = [p for p in examples if "Real texts with this label" in p]
+    again = [p for p in examples if "Real texts with this label" not in p]
+    assert len(first) == 4 and len(again) == 4  # every job's first ask shows them; its one re-ask does not
+    assert all("Match the real texts" in p for p in again)  # still grounded in the profile
+    assert gen.stats_["examples"]["seed_copies"] == 4 and len(records) == 8
+    assert not any(r.text in TWEETS[lab] for lab in TWEETS for r in records)

@@ -355,6 +355,10 @@ class HierarchicalGenerator(Generator):
         results: list[list[str]] = [[] for _ in jobs]
         seen_global = exclude if exclude is not None else set()
         seen_local: list[set[str]] = [set() for _ in jobs]
+        # A job whose answer copied a real text is asked again without its style examples: shown the
+        # same two texts, a small model copies them again and again (132 of 177 requests of one main-job
+        # run were such re-asks); the first ask of every job is unchanged.
+        copied = [False] * len(jobs)
         for attempt in range(self.max_attempts):
             pending = [i for i, job in enumerate(jobs) if len(results[i]) < job["n"]]
             if not pending:
@@ -368,6 +372,8 @@ class HierarchicalGenerator(Generator):
                     job = jobs[i]
                     need = job["n"] - len(results[i])
                     fields = {k: v for k, v in job.items() if k not in ("n", "key")}
+                    if copied[i] and fields.get("style_examples"):
+                        fields["style_examples"] = ""
                     requests.append(ChatRequest(
                         messages=self._render(stage, n=need, **fields),
                         schema=items_schema(need),
@@ -399,6 +405,7 @@ class HierarchicalGenerator(Generator):
                             continue
                         if self._copies_seed(stage, item, key):
                             stats["seed_copies"] = stats.get("seed_copies", 0) + 1
+                            copied[i] = True
                             continue
                         seen_local[i].add(key)
                         if exclude is not None:
