@@ -27,8 +27,9 @@ on identical requests.
 ``--rows 1 4 8 16`` measures the engines themselves, not a generation run: for each R, the decoder
 with ``n_parallel = R`` and the server with ``--parallel R`` (alternated, same process), each given
 one long prompt (``max_tokens`` 1: prompt evaluation tokens/s) and then R requests at once that each
-write ``--max-tokens`` tokens (counting, which runs past the limit, so every row decodes every step;
-no schema; decode tokens/s over all R rows, the short prompts included):
+write ``--max-tokens`` tokens (continuing a list of numbers, which runs past the limit, so every row
+decodes every step; no schema; decode tokens/s over all R rows, the short prompts included; the table
+shows the completion tokens, R x max-tokens when every row ran to the end):
 
     python benchmarks/bench_engines.py --server build/llama-server --rows 1 4 8 16 --out runs/bench-engines/rows
 
@@ -195,8 +196,11 @@ def rows_benchmark(kind: str, rows: int, model: str, model_path: str, threads: i
         [prompt] = backend.chat_many([ChatRequest(messages=[{"role": "user", "content": LONG_PROMPT}], max_tokens=1,
                                                   temperature=0.0, seed=2)])
         prompt_s = time.perf_counter() - t
-        # Counting runs far past max_tokens, so every row decodes the whole step count (free prose ends early).
-        requests = [ChatRequest(messages=[{"role": "user", "content": f"Count from {i + 1} to {i + 400}, one number per line."}],
+        # A list to continue runs far past max_tokens, so every row decodes every step (free prose, or a
+        # counting request the coder model answers with a two-line loop, ends early).
+        requests = [ChatRequest(messages=[{"role": "system", "content": "Answer in plain text only, never with code."},
+                                          {"role": "user", "content": "Continue this list without stopping until 1000: "
+                                           + ", ".join(str(x) for x in range(i + 1, i + 8)) + ","}],
                                 max_tokens=max_tokens, temperature=0.9, seed=100 + i) for i in range(rows)]
         t = time.perf_counter()
         answers = backend.chat_many(requests)
