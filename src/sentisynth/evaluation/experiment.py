@@ -11,8 +11,10 @@ Layout under the run directory::
     config.yaml  manifest.json  summary.csv  summary.md
     synthetic/<dataset>/k<k>/seed<seed>/raw-<key>/   the generator's draw: a generation run (the same
                                                      resumable run `sentisynth generate` writes)
-    synthetic/<dataset>/k<k>/seed<seed>/<condition>.jsonl (+ .rejected.jsonl, .meta.json): what the
-                                                     condition's filters kept of that draw
+    synthetic/<dataset>/k<k>/seed<seed>/<condition>.filtering/   a filtered condition's filter run
+                                                     (kept, rejected.jsonl with reasons, counts)
+    synthetic/<dataset>/k<k>/seed<seed>/<condition>.jsonl (+ .meta.json): the records the condition's
+                                                     cells train on (a per-label prefix per ratio)
     eval/<dataset>/<classifier>/k<k>/seed<seed>/<condition>@<ratio>.json
     eval/<dataset>/<classifier>/ceiling.json
 """
