@@ -289,9 +289,10 @@ def write_filter_run(
             bar(len(batch))
     for position, n_found in found_remote.items():
         chain.filters[position].found_ = n_found  # the workers' copies found them
-    for f in chain.filters if close_filters else []:
-        if hasattr(f, "close"):
-            f.close()
+    if close_filters:
+        for f in chain.filters:
+            if hasattr(f, "close"):
+                f.close()
     write_atomic(rejected_path, jsonl_text(rejected))
     write_atomic(final, jsonl_text(r.to_dict() for r in kept))
     _write_parquet(final, run.file("synthetic.parquet"))

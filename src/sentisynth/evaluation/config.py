@@ -28,14 +28,14 @@ def check_component(kind: str, name: str | None, params: dict[str, Any] | None) 
     if name is None:
         return
     if kind == "generator":
-        from ..generators.base import GENERATORS, generator_class
+        from ..generators.base import GENERATORS as registry
+        from ..generators.base import generator_class
 
-        registry, _ = GENERATORS, generator_class(name)
+        generator_class(name)  # imports (registers) the built-in generators, then looks the name up
     else:
-        from .classifiers import CLASSIFIERS
+        from .classifiers import CLASSIFIERS as registry
 
-        registry = CLASSIFIERS
-    registry.get(name)
+        registry.get(name)
     if params is not None:
         registry.check_params(name, params, required=False)
 

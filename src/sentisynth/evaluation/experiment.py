@@ -446,6 +446,16 @@ class Experiment:
                                "filters": filter_report})
         return records
 
+    def _start_over(self, out: Path) -> None:
+        """With ``overwrite``, remove the run directory ``out`` once per grid run (the first cell that
+        needs it), not once per ratio cell that reads it."""
+        done: set[Path] = self.__dict__.setdefault("started_over_", set())
+        if self.overwrite and out not in done:
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)
+            done.add(out)
+
     def _filtered(self, draw: Path, out: Path, real: list[Example], cell: Cell, cond: ConditionConfig,
                   eval_texts: list[str]) -> tuple[list[SyntheticExample], dict[str, Any]]:
         """The condition's filter chain over the draw, as a filter run in ``out``: (kept, per-filter report).
@@ -457,12 +467,7 @@ class Experiment:
         chains: dict[str, Any] = self.__dict__.setdefault("filter_chains_", {})
         if cond.name not in chains:
             chains[cond.name] = FilterChain.from_config(cond.filters)
-        fresh: set[Path] = self.__dict__.setdefault("regenerated_", set())
-        if self.overwrite and out not in fresh:
-            import shutil
-
-            shutil.rmtree(out, ignore_errors=True)
-            fresh.add(out)
+        self._start_over(out)
         seed_set = _seed_dataset(real, cell.dataset)
         kept = write_filter_run(draw, out, chains[cond.name], seed_set, eval_texts=list(eval_texts), filter_config=cond.filters,
                                 seed=cell.seed or 0, seed_source=f"{cell.dataset} k={cell.k} seed={cell.seed} sha256={seed_set.content_hash()}",
@@ -494,12 +499,7 @@ class Experiment:
             if stored.get("params") == params:
                 return [SyntheticExample.from_dict(r) for r in read_jsonl(legacy)], params, legacy
         out = folder / f"raw-{key}"
-        fresh: set[Path] = self.__dict__.setdefault("regenerated_", set())
-        if self.overwrite and out not in fresh:  # --overwrite: this run's draw, once, not one per ratio cell
-            import shutil
-
-            shutil.rmtree(out, ignore_errors=True)
-            fresh.add(out)
+        self._start_over(out)
         path = write_generation_run(out, gen, _seed_dataset(real, cell.dataset), n, seed=cell.seed,
                                     source=f"{cell.dataset} k={cell.k} seed={cell.seed}")
         return [SyntheticExample.from_dict(r) for r in read_jsonl(path)], params, path

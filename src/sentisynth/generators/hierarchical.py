@@ -474,9 +474,10 @@ class HierarchicalGenerator(Generator):
             for filler in fillers:
                 if len(items) >= job["n"]:
                     break
-                if normalize(filler) not in seen:
+                key = normalize(filler)
+                if key not in seen:
                     items.append(filler)
-                    seen.add(normalize(filler))
+                    seen.add(key)
                     filled += 1
         if filled:
             self.stats_["subtopics"]["filled_with_topic"] = filled
