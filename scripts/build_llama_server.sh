@@ -4,7 +4,8 @@
 # benchmarks/bench_engines.py and for anyone who prefers to serve the model over HTTP
 # (`--backend openai --backend-param base_url=http://127.0.0.1:PORT/v1`).
 # Not part of the install: SentiSynth's default engine is the in-process decoder (docs/SPEED.md says why).
-# Takes about 9 minutes on 2 cores. Usage: bash scripts/build_llama_server.sh [OUT_DIR]  (default .cache/llama-server)
+# Takes about 9 minutes on 2 cores. Usage: bash scripts/build_llama_server.sh [OUT_DIR]  (default .cache/llama-server);
+# GGML_NATIVE=OFF builds the portable AVX2 variant (for the build comparison in docs/SPEED.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=$(realpath -m "${1:-.cache/llama-server}")
@@ -17,7 +18,7 @@ tar xzf "$WORK"/llama_cpp_python-"$VERSION".tar.gz -C "$WORK"
 SRC="$WORK/llama_cpp_python-$VERSION/vendor/llama.cpp"
 NO_AMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 CFLAGS="${CFLAGS:-$NO_AMX}" CXXFLAGS="${CXXFLAGS:-$NO_AMX}" cmake -S "$SRC" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release \
-  -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_UI=OFF \
+  -DGGML_NATIVE="${GGML_NATIVE:-ON}" -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_UI=OFF \
   -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF -DBUILD_SHARED_LIBS=OFF >/dev/null
 cmake --build "$WORK/build" --target llama-server -j "$(nproc)" >/dev/null
 mkdir -p "$OUT"

@@ -48,6 +48,24 @@ def test_embedding_dimension_mismatch_is_explained(encoder):
         make_classifier("embedding-lr", encoder=encoder).fit(TRAIN[:2] + bad)
 
 
+@pytest.mark.parametrize("kind", ["embedding-lr", "tfidf-lr"])
+def test_synthetic_weight_sets_how_much_generated_records_count(encoder, kind):
+    """Generated records with every label flipped: at weight 1 they outnumber the real ones and pull
+    the model below chance; at weight 0.01 the real ones decide again. Real-only training is the
+    same at any weight (only synthetic records are reweighted)."""
+    params = {"encoder": encoder} if kind == "embedding-lr" else {}
+    flip = {NAMES[0]: NAMES[1], NAMES[1]: NAMES[0]}
+    wrong = [SyntheticExample(text=e.text + suffix, label=flip[e.label], generator="test")
+             for e in TRAIN for suffix in ("", " indeed", " really")]
+    real_only = _acc(make_classifier(kind, **params).fit(TRAIN))
+    assert _acc(make_classifier(kind, synthetic_weight=0.01, **params).fit(TRAIN)) == real_only
+    full = _acc(make_classifier(kind, **params).fit(TRAIN + wrong))
+    light = _acc(make_classifier(kind, synthetic_weight=0.01, **params).fit(TRAIN + wrong))
+    assert full < 50.0 < light and light > real_only - 10.0
+    with pytest.raises(ConfigError, match="synthetic_weight"):
+        make_classifier(kind, synthetic_weight=0, **params).fit(TRAIN)
+
+
 def test_text_classifier_refuses_embedding_only_examples():
     emb_only = [Example(text=None, label=lab, embedding=np.zeros(384, dtype=np.float32)) for lab in NAMES]
     with pytest.raises(ConfigError, match="trains on text only"):

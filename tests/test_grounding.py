@@ -25,10 +25,11 @@ TWEETS = {
 
 
 class Recording(FakeBackend):
-    """The fake LLM, keeping every prompt it was asked."""
+    """The fake LLM, keeping every prompt it was asked (and every request)."""
 
     def chat(self, request):
         self.prompts = getattr(self, "prompts", []) + [request.messages[-1]["content"]]
+        self.requests = getattr(self, "requests", []) + [request]
         return super().chat(request)
 
 
@@ -246,3 +247,21 @@ def test_a_job_that_copied_a_style_example_is_asked_again_without_them(tmp_path)
     assert all("Match the real texts" in p for p in again)  # still grounded in the profile
     assert gen.stats_["examples"]["seed_copies"] == 4 and len(records) == 8
     assert not any(r.text in TWEETS[lab] for lab in TWEETS for r in records)
+
+
+def test_every_request_asks_the_backend_to_avoid_exactly_the_real_texts_its_prompt_shows(tmp_path):
+    """``ChatRequest.avoid`` (llama.cpp then never writes four tokens in a row of them) holds the real
+    texts quoted in that prompt — style examples, the topic stage's sample — and nothing when a prompt
+    shows none (a zero-shot request's cache key stays what it was)."""
+    gen = _gen(tmp_path, Recording(), grounding=True, style_examples=2)
+    _prompts(gen)
+    seeds = {t for texts in TWEETS.values() for t in texts}
+    showing = 0
+    for req in gen.backend.requests:
+        user = req.messages[-1]["content"]
+        quoted = [t for t in seeds if json.dumps(t, ensure_ascii=False) in user]
+        assert sorted(req.avoid or []) == sorted(quoted), user
+        showing += bool(quoted)
+        if not quoted:
+            assert "avoid" not in req.key_fields()
+    assert showing >= 6  # the topics and the examples stage's first asks

@@ -111,3 +111,35 @@ def test_a_shared_prompt_prefix_is_evaluated_once_and_leaves_greedy_answers_unch
     assert evaluated_shared < 0.7 * evaluated_alone
     assert [c.text for c in shared] == [c.text for c in alone]
     assert all(json.loads(c.text)["items"] for c in shared)
+
+
+SHOWN = ["the film is a gorgeous, moving portrait of a family falling apart",
+         "a dull, lifeless script that wastes its talented cast"]
+
+
+def _word_runs(text, n=5):
+    words = text.split()
+    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+@pytest.mark.parametrize("n_parallel", [1, 3])
+def test_avoided_texts_cannot_be_copied_on_either_path(n_parallel):
+    """Asked to copy two sentences, the model does; with them in ``ChatRequest.avoid`` it cannot write
+    four tokens in a row of them (five words hold at least four tokens), on the decoder and on
+    llama-cpp-python's one-at-a-time path alike."""
+    msg = [{"role": "user", "content": "Copy these two movie review sentences exactly, as a JSON list:\n"
+                                       + "\n".join(f'- "{t}"' for t in SHOWN)}]
+    b = make_backend("llamacpp", model=MODEL, n_ctx=1024, n_parallel=n_parallel).load()
+    try:
+        assert b.blocks_copies
+        def answers(avoid):
+            reqs = [ChatRequest(messages=msg, schema=items_schema(2), temperature=0.7, max_tokens=120, seed=s, avoid=avoid)
+                    for s in range(3)]
+            return [c.text for c in b.chat_many(reqs)]
+        free = answers(None)
+        assert any(t in a for a in free for t in SHOWN)  # the prompt works: without avoid it copies
+        runs = set().union(*map(_word_runs, SHOWN))
+        for a in answers(SHOWN):
+            assert not any(t in a for t in SHOWN) and not (runs & _word_runs(a.replace('"', " "))), a
+    finally:
+        b.close()

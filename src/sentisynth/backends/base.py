@@ -54,7 +54,12 @@ def break_control_markers(text: str, pieces: Any = None) -> str:
 
 @dataclass
 class ChatRequest:
-    """One chat call. ``schema`` (a JSON schema) asks the backend to constrain output to it."""
+    """One chat call. ``schema`` (a JSON schema) asks the backend to constrain output to it.
+
+    ``avoid`` holds texts shown in the prompt that the answer must not reproduce (real examples
+    shown for style): a backend with :attr:`Backend.blocks_copies` never writes
+    :data:`AVOID_NGRAM_TOKENS` consecutive tokens of them; the caller still checks answers itself.
+    """
 
     messages: list[dict[str, str]]
     schema: dict[str, Any] | None = None
@@ -63,10 +68,31 @@ class ChatRequest:
     max_tokens: int = 512
     seed: int = 0
     stop: list[str] | None = None
+    avoid: list[str] | None = None
 
     def key_fields(self) -> dict[str, Any]:
-        """Everything that determines the answer (used in cache keys)."""
-        return asdict(self)
+        """Everything that determines the answer (used in cache keys); ``avoid`` only when set, so
+        the keys of requests without it are those they had before the field existed."""
+        fields = asdict(self)
+        if not fields["avoid"]:
+            del fields["avoid"]
+        return fields
+
+
+#: A backend that blocks copies (:attr:`Backend.blocks_copies`) never writes this many consecutive
+#: tokens of a text in ``ChatRequest.avoid``: short enough to stop a copied sentence within its
+#: first words, long enough to leave common two- and three-word phrases alone.
+AVOID_NGRAM_TOKENS = 4
+
+
+def banned_continuations(token_lists: Sequence[Sequence[int]], n: int = AVOID_NGRAM_TOKENS) -> dict[tuple[int, ...], list[int]]:
+    """For token sequences to avoid: each run of ``n - 1`` tokens mapped to the tokens that would
+    complete an ``n``-token run of one of them (what a decoder must not sample after that run)."""
+    banned: dict[tuple[int, ...], set[int]] = {}
+    for toks in token_lists:
+        for i in range(len(toks) - n + 1):
+            banned.setdefault(tuple(toks[i : i + n - 1]), set()).add(int(toks[i + n - 1]))
+    return {k: sorted(v) for k, v in banned.items()}
 
 
 @dataclass
@@ -95,6 +121,8 @@ class Backend:
     name: ClassVar[str] = "base"
     #: True when ``schema`` is enforced by constrained decoding (else the caller must validate).
     supports_schema: ClassVar[bool] = False
+    #: True when ``ChatRequest.avoid`` is enforced while decoding (else only the caller's checks apply).
+    blocks_copies: ClassVar[bool] = False
 
     def get_params(self) -> dict[str, Any]:
         """Settings safe to record: secrets are replaced by a marker saying whether one was set."""

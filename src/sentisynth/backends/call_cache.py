@@ -90,6 +90,10 @@ class CachedBackend(Backend):
     def supports_schema(self) -> bool:  # type: ignore[override]
         return bool(getattr(self.backend, "supports_schema", False))
 
+    @property
+    def blocks_copies(self) -> bool:  # type: ignore[override]
+        return bool(getattr(self.backend, "blocks_copies", False))
+
     def identity(self) -> dict[str, Any]:
         if not hasattr(self, "identity_"):
             self.identity_ = self.backend.identity()

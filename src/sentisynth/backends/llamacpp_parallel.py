@@ -59,6 +59,9 @@ class DecodeJob:
     grammar: Any  # a LlamaSampler holding only the grammar, or None
     max_tokens: int
     stop: list[bytes]
+    #: the last ``ban_n - 1`` answer tokens -> tokens not to sample next (``ChatRequest.avoid``)
+    banned: dict[tuple[int, ...], list[int]] = field(default_factory=dict)
+    ban_n: int = 0
 
 
 @dataclass
@@ -161,7 +164,7 @@ class ParallelDecoder:
             keep = 0
         self._held[seq] = list(toks)
         last_row = self._evaluate(seq, toks, keep, logits_last=True)
-        first = self._sample(job, last_row)
+        first = self._sample(job, last_row, [])
         return _Slot(job_index=job_index, job=job, pos=len(toks), next_token=first)
 
     def _evaluate(self, seq: int, toks: Sequence[int], start: int, logits_last: bool) -> int:
@@ -197,8 +200,10 @@ class ParallelDecoder:
             llama_cpp.llama_memory_seq_cp(self._mem, 0, seq, -1, -1)
             self._held[seq] = list(shared)
 
-    def _sample(self, job: DecodeJob, row: int) -> int:
-        """The next token from the logits of batch row ``row``, grammar checked lazily.
+    def _sample(self, job: DecodeJob, row: int, answer: Sequence[int]) -> int:
+        """The next token from the logits of batch row ``row``, grammar checked lazily; ``answer``
+        holds the tokens sampled so far (a token that would complete a run of ``job.ban_n`` tokens of
+        a text to avoid is ruled out first).
 
         llama-cpp-python applies the grammar to every token of the vocabulary before top-k at
         every step (150k candidates for Qwen), which cost about as much as the decoding itself
@@ -214,6 +219,10 @@ class ParallelDecoder:
 
         cur = self._cur
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._ctx.ctx, row), shape=(cur.n_vocab,))
+        if job.banned and len(answer) >= job.ban_n - 1:
+            ruled_out = job.banned.get(tuple(answer[len(answer) - job.ban_n + 1 :]))
+            if ruled_out:
+                logits[ruled_out] = -np.inf
         cur.copy_logits(logits)
         llama_cpp.llama_sampler_apply(job.chain.sampler, ctypes.byref(cur.candidates))
         token = int(cur.candidates.data[cur.candidates.selected].id)
@@ -310,7 +319,7 @@ class ParallelDecoder:
             for row, seq in enumerate(order):
                 slot = slots[seq]
                 slot.pos += 1
-                slot.next_token = self._sample(slot.job, row)
+                slot.next_token = self._sample(slot.job, row, slot.tokens)
             for seq in order:
                 slot = slots[seq]
                 result = self._advance(slot)

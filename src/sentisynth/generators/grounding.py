@@ -132,6 +132,19 @@ def profile_texts(texts: Sequence[str]) -> StyleProfile:
     )
 
 
+def shown_texts(block: str) -> list[str]:
+    """The real texts quoted in a prompt block written by :func:`sample_block` (or in its format:
+    ``- "json string"`` lines), exactly as the model reads them: what its answer must not copy."""
+    out = []
+    for line in block.splitlines():
+        if line.startswith('- "'):
+            try:
+                out.append(json.loads(line[2:]))
+            except ValueError:
+                continue
+    return out
+
+
 def sample_block(texts: Sequence[str], n: int, rng: random.Random, header: str, max_chars: int = 300) -> str:
     """Up to ``n`` of ``texts`` (drawn with ``rng``, cleaned, distinct, non-empty) as a quoted list
     under ``header``, ending in a blank line; empty when there is nothing usable to show."""
