@@ -134,7 +134,7 @@ def test_avoided_texts_cannot_be_copied_on_either_path(n_parallel):
         assert b.blocks_copies
         def answers(avoid):
             reqs = [ChatRequest(messages=msg, schema=items_schema(2), temperature=0.7, max_tokens=120, seed=s, avoid=avoid)
-                    for s in range(3)]
+                    for s in range(5)]
             return [c.text for c in b.chat_many(reqs)]
         free = answers(None)
         assert any(t in a for a in free for t in SHOWN)  # the prompt works: without avoid it copies
