@@ -85,14 +85,27 @@ class ChatRequest:
 AVOID_NGRAM_TOKENS = 4
 
 
-def banned_continuations(token_lists: Sequence[Sequence[int]], n: int = AVOID_NGRAM_TOKENS) -> dict[tuple[int, ...], list[int]]:
-    """For token sequences to avoid: each run of ``n - 1`` tokens mapped to the tokens that would
-    complete an ``n``-token run of one of them (what a decoder must not sample after that run)."""
-    banned: dict[tuple[int, ...], set[int]] = {}
-    for toks in token_lists:
-        for i in range(len(toks) - n + 1):
-            banned.setdefault(tuple(toks[i : i + n - 1]), set()).add(int(toks[i + n - 1]))
-    return {k: sorted(v) for k, v in banned.items()}
+class CopyBlocker:
+    """What a decoder must not sample so that it never writes ``n`` consecutive tokens of any of
+    ``token_lists`` (the tokenized ``ChatRequest.avoid`` texts): each run of ``n - 1`` tokens mapped to
+    the tokens that would complete an ``n``-token run of one of them."""
+
+    def __init__(self, token_lists: Sequence[Sequence[int]], n: int = AVOID_NGRAM_TOKENS):
+        self.n = n
+        banned: dict[tuple[int, ...], set[int]] = {}
+        for toks in token_lists:
+            for i in range(len(toks) - n + 1):
+                banned.setdefault(tuple(toks[i : i + n - 1]), set()).add(int(toks[i + n - 1]))
+        self.banned = {k: sorted(v) for k, v in banned.items()}
+
+    def rule_out(self, tokens: Sequence[int], logits: Any) -> Any:
+        """``logits`` (a numpy vector over the vocabulary) with every token that would complete a
+        banned run after ``tokens`` (what was written so far) set to -inf, in place."""
+        if len(tokens) >= self.n - 1:
+            ids = self.banned.get(tuple(int(t) for t in tokens[len(tokens) - self.n + 1 :]))
+            if ids:
+                logits[ids] = float("-inf")
+        return logits
 
 
 @dataclass

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import ConfigError, ResourceError
-from .base import AVOID_NGRAM_TOKENS, Backend, ChatRequest, Completion, OnAnswer, banned_continuations, register_backend
+from .base import Backend, ChatRequest, Completion, CopyBlocker, OnAnswer, register_backend
 
 _UINT32 = 0xFFFFFFFF
 
@@ -363,37 +363,27 @@ class LlamaCppBackend(Backend):
         eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() >= 0 else ""
         stop = [s.encode("utf-8") for s in (request.stop or []) + ([eos] if eos else [])]
         return DecodeJob(prompt_tokens=prompt, chain=chain, grammar=grammar, max_tokens=max_tokens, stop=stop,
-                         banned=self._banned(request), ban_n=AVOID_NGRAM_TOKENS)
+                         blocker=self._blocker(request))
 
-    def _banned(self, request: ChatRequest) -> dict[tuple[int, ...], list[int]]:
-        """The continuations to rule out for ``request.avoid``: each text tokenized as it starts an
-        answer and as it follows a space (a JSON string's first word is tokenized with its quote, the
-        rest with their spaces, so the second form covers all but the first token)."""
+    def _blocker(self, request: ChatRequest) -> CopyBlocker | None:
+        """The :class:`~.base.CopyBlocker` for ``request.avoid`` (None without it): each text tokenized
+        as it starts an answer and as it follows a space (a JSON string's first word is tokenized with
+        its quote, the rest with their spaces, so the second form covers all but the first token)."""
         if not request.avoid:
-            return {}
+            return None
         llm = self._llm
-        token_lists = [llm.tokenize(form.encode("utf-8"), add_bos=False, special=False)
-                       for text in request.avoid for form in (text, " " + text)]
-        return banned_continuations(token_lists)
+        return CopyBlocker([llm.tokenize(form.encode("utf-8"), add_bos=False, special=False)
+                            for text in request.avoid for form in (text, " " + text)])
 
     def _copy_blocker(self, request: ChatRequest) -> Any:
-        """``request.avoid`` for llama-cpp-python's one-at-a-time path: a logits processor that rules
-        out what :meth:`_banned` lists after the last tokens (None when nothing is to be avoided)."""
-        banned = self._banned(request)
-        if not banned:
+        """``request.avoid`` for llama-cpp-python's one-at-a-time path: the blocker as a logits
+        processor over the tokens so far (None when nothing is to be avoided)."""
+        blocker = self._blocker(request)
+        if blocker is None:
             return None
-        import numpy as np
         from llama_cpp import LogitsProcessorList
 
-        n = AVOID_NGRAM_TOKENS
-
-        def rule_out(input_ids: Any, scores: Any) -> Any:
-            ruled_out = banned.get(tuple(int(t) for t in input_ids[len(input_ids) - n + 1 :]))
-            if ruled_out:
-                scores[ruled_out] = -np.inf
-            return scores
-
-        return LogitsProcessorList([rule_out])
+        return LogitsProcessorList([blocker.rule_out])
 
     def safe_messages(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
         """``messages`` with any of this model's control tokens inside their text broken into plain

@@ -59,9 +59,8 @@ class DecodeJob:
     grammar: Any  # a LlamaSampler holding only the grammar, or None
     max_tokens: int
     stop: list[bytes]
-    #: the last ``ban_n - 1`` answer tokens -> tokens not to sample next (``ChatRequest.avoid``)
-    banned: dict[tuple[int, ...], list[int]] = field(default_factory=dict)
-    ban_n: int = 0
+    #: what not to sample after the answer's last tokens (``ChatRequest.avoid``), or None
+    blocker: Any = None
 
 
 @dataclass
@@ -202,8 +201,8 @@ class ParallelDecoder:
 
     def _sample(self, job: DecodeJob, row: int, answer: Sequence[int]) -> int:
         """The next token from the logits of batch row ``row``, grammar checked lazily; ``answer``
-        holds the tokens sampled so far (a token that would complete a run of ``job.ban_n`` tokens of
-        a text to avoid is ruled out first).
+        holds the tokens sampled so far (``job.blocker`` rules out, first, a token that would complete
+        a run of a text to avoid).
 
         llama-cpp-python applies the grammar to every token of the vocabulary before top-k at
         every step (150k candidates for Qwen), which cost about as much as the decoding itself
@@ -219,10 +218,8 @@ class ParallelDecoder:
 
         cur = self._cur
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._ctx.ctx, row), shape=(cur.n_vocab,))
-        if job.banned and len(answer) >= job.ban_n - 1:
-            ruled_out = job.banned.get(tuple(answer[len(answer) - job.ban_n + 1 :]))
-            if ruled_out:
-                logits[ruled_out] = -np.inf
+        if job.blocker is not None:
+            job.blocker.rule_out(answer, logits)
         cur.copy_logits(logits)
         llama_cpp.llama_sampler_apply(job.chain.sampler, ctypes.byref(cur.candidates))
         token = int(cur.candidates.data[cur.candidates.selected].id)
