@@ -113,6 +113,34 @@ def test_a_shared_prompt_prefix_is_evaluated_once_and_leaves_greedy_answers_unch
     assert all(json.loads(c.text)["items"] for c in shared)
 
 
+def test_a_stream_copies_another_streams_longer_prefix_and_greedy_answers_stay_the_same(parallel, monkeypatch):
+    """Prompts that share a long prefix only within their group (one label, source type and topic in
+    the generator) start next to each other, and a stream takes a copy of the stream holding the
+    longest prefix of its next prompt: fewer tokens evaluated, the same greedy answers as when every
+    stream evaluates its prompts itself."""
+    from sentisynth.backends import llamacpp_parallel
+
+    contexts = [f"Context: reviews of {film}, a film critics discussed at length this year; write like a critic "
+                f"who saw it twice, with concrete details about scenes, actors and the audience around you."
+                for film in ("a slow science-fiction drama", "a loud superhero sequel", "a quiet French comedy")]
+    reqs = [ChatRequest(messages=[{"role": "user", "content": f"{contexts[i % 3]}\nWrite 3 short sentences about "
+                                                              f"{TOPICS[i]}. Answer in JSON."}],
+                        schema=items_schema(3), temperature=0.0, max_tokens=60, seed=i) for i in range(6)]
+    parallel.chat_many(reqs[:1])  # opens the decoder
+    decoder = parallel._parallel
+    before = decoder.prompt_tokens_evaluated
+    copied = parallel.chat_many(reqs)
+    evaluated_copied = decoder.prompt_tokens_evaluated - before
+    monkeypatch.setattr(llamacpp_parallel, "_MIN_COPY_GAIN", 10**9)
+    before = decoder.prompt_tokens_evaluated
+    own = parallel.chat_many(reqs)
+    evaluated_own = decoder.prompt_tokens_evaluated - before
+    context_tokens = len(parallel._llm.tokenize(contexts[0].encode()))
+    assert evaluated_own - evaluated_copied >= 1.5 * context_tokens  # two or three groups: not every second prompt finds its own stream
+    assert [c.text for c in copied] == [c.text for c in own]
+    assert all(c.text.startswith("{") and c.completion_tokens > 5 for c in copied)  # greedy SmolLM2 rambles; equal is the point
+
+
 SHOWN = ["the film is a gorgeous, moving portrait of a family falling apart",
          "a dull, lifeless script that wastes its talented cast"]
 

@@ -3,7 +3,7 @@
 ``model`` is a short name known to :func:`sentisynth.backends.models.resolve_model`
 (``smollm2-135m``, ``qwen2.5-0.5b-instruct``, ...) or a path to a ``.gguf`` file.
 
-Two decoders. By default (``n_parallel`` = 4) requests go through SentiSynth's own decoder,
+Two decoders. By default (``n_parallel`` = 16) requests go through SentiSynth's own decoder,
 :mod:`~sentisynth.backends.llamacpp_parallel`: several sequences per decode step and the grammar
 checked after sampling, about twice the tokens/s (``benchmarks/bench_llamacpp_parallel.py``). Its
 texts are reproducible for the same requests in the same call, but a request's text can depend on
@@ -152,8 +152,10 @@ class LlamaCppBackend(Backend):
         the chat template stored in the GGUF file.
     n_parallel : requests decoded together by :meth:`chat_many` with SentiSynth's own decoder
         (continuous batching and lazy grammar checks, :mod:`~sentisynth.backends.llamacpp_parallel`;
-        about 2x the tokens/s of one at a time on 2 cores). Each parallel sequence holds its own KV
-        cache of ``n_ctx`` tokens. ``1`` uses llama-cpp-python's ``create_chat_completion`` one
+        about 4x the tokens/s of one at a time on 2 cores). Each parallel sequence holds its own KV
+        cache of ``n_ctx`` tokens (16 x 4096 tokens: 0.8 GB for the 0.5B model, 1.8 GB for the 1.5B
+        one). 16 because a step of 16 rows costs 2.5x a step of 4 on these 2 cores (not 4x): the
+        main job's generation ran 1.21x faster than at 4, 8 in between (docs/SPEED.md). ``1`` uses llama-cpp-python's ``create_chat_completion`` one
         request at a time: slower, but a request's text never depends on the requests around it
         (the mode every figure before this decoder was measured in).
     verbose : let llama.cpp print its logs to stderr.
@@ -169,7 +171,7 @@ class LlamaCppBackend(Backend):
         n_threads: int = 2,
         n_batch: int = 512,
         chat_format: str | None = None,
-        n_parallel: int = 4,
+        n_parallel: int = 16,
         verbose: bool = False,
     ):
         self.model = model

@@ -13,7 +13,10 @@ This decoder drives llama.cpp's batch API itself, as llama.cpp's server does wit
 - the prefix common to a call's prompts (the chat template's system turn and the start of the
   user turn) is evaluated once and its KV copied to every stream, and a stream keeps what it
   holds of its next prompt (prompts are evaluated at ~47 tokens/s on 2 cores here, so the 12k
-  prompt tokens of a 200-record hierarchical run had cost about half of its time).
+  prompt tokens of a 200-record hierarchical run had cost about half of its time);
+- requests start in the order of their prompts, and a stream takes a copy of another stream
+  that holds a longer prefix of its next prompt than it does (the prompts of one label, source
+  type and topic differ only after them).
 
 ``benchmarks/bench_llamacpp_parallel.py`` measures the gain against one at a time.
 
@@ -40,6 +43,9 @@ from typing import Any, Callable, Sequence
 
 
 _MIN_SHARED_PREFIX = 8  # shorter common prefixes are not worth a KV copy
+#: A copy between streams moves a whole stream's KV buffer (``n_ctx`` cells; ~50 MB for a 0.5B model
+#: at 4096), about what evaluating a few prompt tokens costs; it is made when it saves at least this many.
+_MIN_COPY_GAIN = 16
 
 
 def _common_prefix_len(a: Sequence[int], b: Sequence[int]) -> int:
@@ -150,14 +156,22 @@ class ParallelDecoder:
         """Evaluate a prompt in stream ``seq`` and sample its first token.
 
         The stream keeps the longest prefix it already holds of this prompt (the call's shared
-        prefix, or the previous prompt of this stream) and evaluates only the rest, alone, in
-        ``n_batch`` chunks like ``Llama.eval``. At least the last prompt token is evaluated,
-        since its logits give the first answer token.
+        prefix, or the previous prompt of this stream), or takes a copy of another stream that
+        holds a longer one (a prompt that shares its label, source type and topic with one being
+        answered), and evaluates only the rest, alone, in ``n_batch`` chunks like ``Llama.eval``.
+        A stream's prompt cells stay valid while it answers (the answer's cells come after them).
+        At least the last prompt token is evaluated, since its logits give the first answer token.
         """
         import llama_cpp
 
         toks = job.prompt_tokens
-        keep = min(_common_prefix_len(self._held[seq], toks), len(toks) - 1)
+        keep = _common_prefix_len(self._held[seq], toks)
+        donor, longest = max(((s, _common_prefix_len(held, toks)) for s, held in self._held.items() if s != seq),
+                             key=lambda sn: sn[1], default=(seq, 0))
+        if longest - keep >= _MIN_COPY_GAIN:
+            llama_cpp.llama_memory_seq_cp(self._mem, donor, seq, -1, -1)  # the whole stream; cut below
+            keep = longest
+        keep = min(keep, len(toks) - 1)
         if not llama_cpp.llama_memory_seq_rm(self._mem, seq, keep, -1):  # a model whose cache cannot be cut
             llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
             keep = 0
@@ -289,8 +303,11 @@ class ParallelDecoder:
         if jobs:
             self._share_prefix(jobs)
         results: list[DecodeResult | None] = [None] * len(jobs)
-        waiting = list(range(len(jobs)))
-        waiting.reverse()
+        # Started in the order of their prompts, so that prompts sharing a long prefix (one label,
+        # source type and topic) follow each other and a freed stream finds its prefix held nearby;
+        # results still come back in job order.
+        waiting = sorted(range(len(jobs)), key=lambda i: jobs[i].prompt_tokens)
+        waiting.reverse()  # popped from the end
         slots: dict[int, _Slot] = {}
 
         def finish(i: int, result: DecodeResult) -> None:
