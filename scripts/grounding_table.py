@@ -17,7 +17,7 @@ import argparse
 import csv
 from pathlib import Path
 
-LEVERS = ["zero", "grounded", "profile", "blocked", "reordered", "prefix", "prefix15", "zero-teacher", "grounded-teacher"]
+LEVERS = ["zero", "grounded", "profile", "blocked", "reordered", "prefix", "prefix15", "prefix-teacher", "zero-teacher", "grounded-teacher"]
 
 
 def main() -> None:
