@@ -136,7 +136,10 @@ def test_a_stream_copies_another_streams_longer_prefix_and_greedy_answers_stay_t
     own = parallel.chat_many(reqs)
     evaluated_own = decoder.prompt_tokens_evaluated - before
     context_tokens = len(parallel._llm.tokenize(contexts[0].encode()))
-    assert evaluated_own - evaluated_copied >= 1.5 * context_tokens  # two or three groups: not every second prompt finds its own stream
+    # The second prompt of the first group always starts on another stream than the first (the call fills
+    # streams 0, 1, 2 in prompt order), so it at least copies; the other groups' second prompts may land
+    # on their first one's stream, where both settings reuse it, depending on which answer ends first.
+    assert evaluated_own - evaluated_copied >= 0.8 * context_tokens
     assert [c.text for c in copied] == [c.text for c in own]
     assert all(c.text.startswith("{") and c.completion_tokens > 5 for c in copied)  # greedy SmolLM2 rambles; equal is the point
 
