@@ -154,7 +154,7 @@ class LlamaCppBackend(Backend):
         (continuous batching and lazy grammar checks, :mod:`~sentisynth.backends.llamacpp_parallel`;
         about 4x the tokens/s of one at a time on 2 cores). Each parallel sequence holds its own KV
         cache of ``n_ctx`` tokens (16 x 4096 tokens: 0.8 GB for the 0.5B model, 1.8 GB for the 1.5B
-        one). 16 because a step of 16 rows costs 2.5x a step of 4 on these 2 cores (not 4x): the
+        one). 16 because a step of 16 rows costs 2.4x a step of 4 on these 2 cores (not 4x): the
         main job's generation ran 1.21x faster than at 4, 8 in between (docs/SPEED.md). ``1`` uses llama-cpp-python's ``create_chat_completion`` one
         request at a time: slower, but a request's text never depends on the requests around it
         (the mode every figure before this decoder was measured in).
