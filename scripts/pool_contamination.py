@@ -12,7 +12,6 @@ as they are, so a count above zero says which cells could be inflated.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ def main() -> None:
     args = ap.parse_args()
     from sentisynth.filters.contamination import ContaminationFilter
     from sentisynth.records import SyntheticExample
+    from sentisynth.store import read_jsonl
 
     print("| pool | dataset | records | contaminated (dev + test) | example |\n|---|---|---:|---:|---|")
     for spec in args.pools:
@@ -30,9 +30,7 @@ def main() -> None:
         path = Path(pool) / "synthetic.jsonl"
         if not dataset or not path.exists():
             sys.exit(f"error: expected DATASET:POOL_DIR with POOL_DIR/synthetic.jsonl; got {spec!r}")
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        records = [SyntheticExample(text=r["text"], label=r["label"], generator=r.get("generator", "file"), meta=r.get("meta", {}))
-                   for r in rows]
+        records = [SyntheticExample.from_dict(r) for r in read_jsonl(path)]  # as generator: file reads a pool
         filt = ContaminationFilter(dataset=dataset).fit()
         _, rejected = filt.apply(records)
         example = f"{rejected[0]['record']['text'][:70]!r} ({rejected[0]['reason'][:40]})" if rejected else ""

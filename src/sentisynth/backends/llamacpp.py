@@ -5,7 +5,7 @@
 
 Two decoders. By default (``n_parallel`` = 16) requests go through SentiSynth's own decoder,
 :mod:`~sentisynth.backends.llamacpp_parallel`: several sequences per decode step and the grammar
-checked after sampling, about twice the tokens/s (``benchmarks/bench_llamacpp_parallel.py``). Its
+checked after sampling, about four times the tokens/s (``benchmarks/bench_llamacpp_parallel.py``). Its
 texts are reproducible for the same requests in the same call, but a request's text can depend on
 which requests shared its decode steps. ``n_parallel=1`` keeps llama-cpp-python's
 ``create_chat_completion``, one request at a time, with the stronger guarantee below.
@@ -155,9 +155,10 @@ class LlamaCppBackend(Backend):
         about 4x the tokens/s of one at a time on 2 cores). Each parallel sequence holds its own KV
         cache of ``n_ctx`` tokens (16 x 4096 tokens: 0.8 GB for the 0.5B model, 1.8 GB for the 1.5B
         one). 16 because a step of 16 rows costs 2.4x a step of 4 on these 2 cores (not 4x): the
-        main job's generation ran 1.21x faster than at 4, 8 in between (docs/SPEED.md). ``1`` uses llama-cpp-python's ``create_chat_completion`` one
-        request at a time: slower, but a request's text never depends on the requests around it
-        (the mode every figure before this decoder was measured in).
+        main job's generation ran 1.21x faster than at 4, 8 in between (docs/SPEED.md). ``1`` uses
+        llama-cpp-python's ``create_chat_completion`` one request at a time: slower, but a request's
+        text never depends on the requests around it (the mode every figure before this decoder was
+        measured in).
     verbose : let llama.cpp print its logs to stderr.
     """
 
