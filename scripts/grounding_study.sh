@@ -21,8 +21,14 @@ pool() {  # pool <dataset> <variant> <n> [extra flags...]
   local cfg=experiments/grounding/pool-$ds-$variant.yaml
   $SS generate hierarchical --config "$cfg" "${data[@]}" -n "$n" --out "$out" "$@"
 }
-# 240 records for 3- and 6-class sets, 160 for binary ones (ratio 8 at k = 10).
-size() { case $1 in sst2|rt-snippets) echo 160;; *) echo 240;; esac; }
+# 240 records for 3- and 6-class sets, 160 for binary ones (ratio 8 at k = 10); banking77 770 (10 per intent, ratio 1);
+# the prefix1k curve pool 1,280 (SST-2, ratio 64).
+size() {
+  case $1:$2 in
+    sst2:prefix1k) echo 1280;; banking77:*) echo 770;;
+    sst2:*|rt-snippets:*) echo 160;; *) echo 240;;
+  esac
+}
 for spec in "${@:-tweets:grounded trec:grounded sst2:grounded sst2:zero sst2:profile rt-snippets:zero rt-snippets:grounded}"; do
-  for item in $spec; do pool "${item%%:*}" "${item##*:}" "$(size "${item%%:*}")"; done
+  for item in $spec; do pool "${item%%:*}" "${item##*:}" "$(size "${item%%:*}" "${item##*:}")"; done
 done

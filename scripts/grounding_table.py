@@ -17,7 +17,8 @@ import argparse
 import csv
 from pathlib import Path
 
-LEVERS = ["zero", "grounded", "profile", "blocked", "reordered", "prefix", "prefix15", "prefix-teacher", "zero-teacher", "grounded-teacher"]
+LEVERS = ["zero", "grounded", "profile", "blocked", "reordered", "prefix", "prefix15", "prefix1k", "prefix-seedclf",
+          "prefix-judge15", "prefix-teacher", "zero-teacher", "grounded-teacher"]
 
 
 def main() -> None:

@@ -66,6 +66,38 @@ def test_synthetic_weight_sets_how_much_generated_records_count(encoder, kind):
         make_classifier(kind, synthetic_weight=0, **params).fit(TRAIN)
 
 
+@pytest.mark.parametrize("kind", ["embedding-lr", "tfidf-lr"])
+def test_soft_labels_let_a_teachers_distribution_override_a_wrong_label(encoder, kind):
+    """Generated records with every label flipped, each carrying a teacher's distribution that puts 0.9 on the
+    right label: trained on their hard labels the model falls below chance, on their soft labels it is as good
+    as on the real examples alone or better. Label smoothing alone moves the flipped model toward chance."""
+    params = {"encoder": encoder} if kind == "embedding-lr" else {}
+    flip = {NAMES[0]: NAMES[1], NAMES[1]: NAMES[0]}
+    wrong = [SyntheticExample(text=e.text + suffix, label=flip[e.label], generator="test",
+                              meta={"teacher": {e.label: 0.9, flip[e.label]: 0.1}})
+             for e in TRAIN for suffix in ("", " indeed", " really")]
+    real_only = _acc(make_classifier(kind, **params).fit(TRAIN))
+    hard = _acc(make_classifier(kind, **params).fit(TRAIN + wrong))
+    soft = _acc(make_classifier(kind, soft_labels=True, **params).fit(TRAIN + wrong))
+    assert hard < 50.0 and soft >= real_only - 2.0
+    assert _acc(make_classifier(kind, soft_labels=True, **params).fit(TRAIN)) == real_only  # real records stay hard
+    smoothed = make_classifier(kind, label_smoothing=0.4, **params).fit(TRAIN + wrong)
+    assert hard < _acc(smoothed)
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        make_classifier(kind, label_smoothing=1.0, **params).fit(TRAIN + wrong)
+
+
+def test_soft_target_rows_expand_only_generated_records():
+    from sentisynth.evaluation.classifiers import soft_target_rows
+
+    real = Example(text="a", label="y")
+    syn = SyntheticExample(text="b", label="x", generator="t", meta={"teacher": {"x": 0.25, "y": 0.75}})
+    rows, labels, weights = soft_target_rows([real, syn], ["y", "x"], np.array([1.0, 0.5]), 0.2, True)
+    assert rows.tolist() == [0, 1, 1] and labels == ["y", "x", "y"]
+    assert np.allclose(weights, [1.0, 0.5 * (0.8 * 0.25 + 0.1), 0.5 * (0.8 * 0.75 + 0.1)])
+    assert soft_target_rows([real, syn], ["y", "x"], None, 0.0, False) is None
+
+
 def test_text_classifier_refuses_embedding_only_examples():
     emb_only = [Example(text=None, label=lab, embedding=np.zeros(384, dtype=np.float32)) for lab in NAMES]
     with pytest.raises(ConfigError, match="trains on text only"):

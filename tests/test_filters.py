@@ -137,6 +137,41 @@ def test_teacher_relabel_and_confidence():
         make_filter("teacher", teacher="vader").fit([syn("x", "sports"), syn("y", "world")]).apply([syn("x", "sports")])
 
 
+def test_label_offsets_undo_a_judge_that_never_answers_one_label():
+    import numpy as np
+
+    from sentisynth.filters.teacher import fit_label_offsets
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 30)
+    logits = rng.normal(size=(90, 3)) + 2.0 * np.eye(3)[y]
+    logits[:, 2] -= 4.0  # the judge's prior against label 2: it is never its answer
+    log_probs = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    before = (log_probs.argmax(1) == y).mean()
+    b = fit_label_offsets(log_probs, y, l2=0.001)
+    after = ((log_probs + b).argmax(1) == y).mean()
+    assert (log_probs.argmax(1) == 2).sum() == 0 and abs(b.sum()) < 1e-6
+    assert b[2] - b[:2].mean() > 2.0 and after > before + 0.2
+
+
+def test_calibrated_teacher_reports_its_offsets_and_refuses_what_it_cannot_calibrate():
+    seed = sst2_examples("dev", 40)
+    f = make_filter("teacher", teacher="vader", calibrate=True).fit(seed)
+    cal = f.calibration_
+    assert set(cal["offsets"]) == {"negative", "positive"} and abs(sum(cal["offsets"].values())) < 1e-3
+    assert cal["n_seed"] == 40 and 0.5 <= cal["seed_accuracy_after"] <= 1.0
+    kept, rejected = f.apply(good_records())
+    check_partition(good_records(), kept, rejected, "teacher")
+    assert all(abs(sum(r.meta["teacher"].values()) - 1) < 1e-3 for r in kept)
+    chain = FilterChain([f]).fit(seed)
+    chain.apply(good_records())
+    assert chain.report()["teacher"]["calibration"]["offsets"] == f.calibration_["offsets"]
+    with pytest.raises(ConfigError, match="trained on the seed examples already"):
+        make_filter("teacher", teacher="classifier", calibrate=True).fit(seed)
+    with pytest.raises(ConfigError, match="at least two seed examples of every label"):
+        make_filter("teacher", teacher="vader", calibrate=True).fit(seed[:1] + [syn(POS[0], "positive")])
+
+
 # ------------------------------------------------------------------------------ chain and conformance
 
 def test_chain_counts_per_filter_and_label():

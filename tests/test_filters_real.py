@@ -53,3 +53,33 @@ def test_perplexity_threshold_from_the_seed_set_rejects_gibberish():
     assert [r["record"]["text"] for r in rejected] == [gibberish.text]
     assert rejected[0]["score"] > f.threshold_ and len(kept) == len(good_records())
     f.close()
+
+
+TREC_JUDGE = {
+    "instruction": ("Classify the type of answer a question asks for: an abbreviation, a description (definition, manner, "
+                    "reason), an entity (animal, color, food, product, event, term), a human (person, group, title), a "
+                    "location, or a number (count, date, distance, price, period)."),
+    "label_words": {"ABBR": "abbreviation", "DESC": "description", "ENTY": "entity", "HUM": "human",
+                    "LOC": "location", "NUM": "number"},
+}
+
+
+def test_calibration_makes_a_one_sided_llm_judge_answer_every_kind_of_question(tmp_path):
+    """Qwen2.5-0.5B as a TREC judge nearly never answers "human" or "location" (the prefix-teacher grid emptied
+    those classes); offsets fitted on 10 real questions per class make it answer them and agree with more of
+    the seed labels. Seeds from TREC's train split; the held-out check on its dev split is
+    scripts/judge_accuracy.py (macro-F1 13.5 -> 45.5 on 300 dev questions)."""
+    import sentisynth as ss
+    from sentisynth.records import Example
+
+    seeds = ss.sample(ss.load_dataset("trec"), k=10, seed=100)
+    examples = [Example(text=t, label=y) for t, y in zip(seeds.texts, seeds.labels)]
+    f = make_filter("teacher", teacher="llm", model="qwen2.5-0.5b-instruct", calibrate=True,
+                    cache_path=str(tmp_path / "calls.sqlite"), **TREC_JUDGE).fit(examples)
+    cal = f.calibration_
+    raw = f._raw_proba(examples, f.labels_).argmax(1)
+    calibrated = f.predict_proba(examples, f.labels_).argmax(1)
+    assert cal["n_seed"] == 60 and cal["seed_accuracy_after"] >= cal["seed_accuracy_before"] + 0.1
+    assert len(set(calibrated)) > len(set(raw))
+    assert cal["offsets"]["HUM"] > 0 and cal["offsets"]["LOC"] > 0
+    f.close()

@@ -78,19 +78,70 @@ def synthetic_sample_weight(examples: Sequence[Example], synthetic_weight: float
     return np.array([float(synthetic_weight) if isinstance(e, SyntheticExample) else 1.0 for e in examples])
 
 
+def soft_target_rows(examples: Sequence[Example], labels: Sequence[str], weights: np.ndarray | None,
+                     label_smoothing: float, soft_labels: bool) -> tuple[np.ndarray, list[str], np.ndarray] | None:
+    """Rows, labels and weights that train a weighted logistic regression on soft targets for generated records.
+
+    A generated record's label is a guess (the 0.5B model writes some records that deserve another label), so
+    its target may be a distribution instead of one label: with ``soft_labels`` the teacher's distribution that
+    a teacher filter stored in ``meta["teacher"]``, with ``label_smoothing`` ε a mix (1 − ε)·target + ε·uniform.
+    Cross-entropy with a soft target equals a weighted sum over labels, so each such record becomes one row per
+    label, weighted by its probability (times the record's own weight); real records stay one row with their
+    label. Returns (indices into ``examples`` of each row, the rows' labels, the rows' weights), or ``None`` when
+    no record needs more than its own label (then the caller fits as usual).
+    """
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) or not 0 <= label_smoothing < 1:
+        raise ConfigError(f"The 'label_smoothing' parameter must be a number in [0, 1) (0 = a generated record's own "
+                          f"label only); got {label_smoothing!r} instead.")
+    if label_smoothing == 0 and not soft_labels:
+        return None
+    classes = sorted(set(labels))
+    rows, row_labels, row_weights = [], [], []
+    for i, (e, y) in enumerate(zip(examples, labels)):
+        w = 1.0 if weights is None else float(weights[i])
+        if not isinstance(e, SyntheticExample):
+            rows.append(i), row_labels.append(y), row_weights.append(w)
+            continue
+        target = {y: 1.0}
+        teacher = e.meta.get("teacher") if soft_labels else None
+        if teacher:
+            total = sum(float(teacher.get(c, 0.0)) for c in classes)
+            if total > 0:
+                target = {c: float(teacher.get(c, 0.0)) / total for c in classes}
+        for c in classes:
+            p = (1 - label_smoothing) * target.get(c, 0.0) + label_smoothing / len(classes)
+            if p > 1e-6:
+                rows.append(i), row_labels.append(c), row_weights.append(w * p)
+    return np.asarray(rows), row_labels, np.asarray(row_weights)
+
+
+def _fit_lr(model: Any, X: Any, examples: Sequence[Example], labels: list[str], synthetic_weight: float,
+            label_smoothing: float, soft_labels: bool) -> Any:
+    """Fit ``model`` on rows ``X`` of ``examples``: synthetic weights, then soft targets where asked for."""
+    weights = synthetic_sample_weight(examples, synthetic_weight)
+    soft = soft_target_rows(examples, labels, weights, label_smoothing, soft_labels)
+    if soft is None:
+        return model.fit(X, labels, sample_weight=weights)
+    rows, row_labels, row_weights = soft
+    return model.fit(X[rows], row_labels, sample_weight=row_weights)
+
+
 @register_classifier("tfidf-lr")
 class TfidfLogisticRegression(Classifier):
     """Word 1-2-grams with sublinear TF, then L2 logistic regression; ``synthetic_weight`` is a
-    generated record's weight in the loss relative to a real one's."""
+    generated record's weight in the loss relative to a real one's; ``label_smoothing`` and ``soft_labels``
+    give generated records soft targets (:func:`soft_target_rows`)."""
 
     def __init__(self, C: float = 10.0, ngram_max: int = 2, max_iter: int = 2000, class_weight: Any = None, random_state: int = 0,
-                 synthetic_weight: float = 1.0):
+                 synthetic_weight: float = 1.0, label_smoothing: float = 0.0, soft_labels: bool = False):
         self.C = C
         self.ngram_max = ngram_max
         self.max_iter = max_iter
         self.class_weight = class_weight
         self.random_state = random_state
         self.synthetic_weight = synthetic_weight
+        self.label_smoothing = label_smoothing
+        self.soft_labels = soft_labels
 
     def fit(self, examples):
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -98,8 +149,8 @@ class TfidfLogisticRegression(Classifier):
         self._check_kinds(examples)
         self.vectorizer_ = TfidfVectorizer(ngram_range=(1, self.ngram_max), sublinear_tf=True, min_df=1)
         X = self.vectorizer_.fit_transform([e.text for e in examples])
-        self.model_ = _logreg(self.C, self.max_iter, self.class_weight, self.random_state).fit(
-            X, self._labels(examples), sample_weight=synthetic_sample_weight(examples, self.synthetic_weight))
+        self.model_ = _fit_lr(_logreg(self.C, self.max_iter, self.class_weight, self.random_state), X, examples,
+                              self._labels(examples), self.synthetic_weight, self.label_smoothing, self.soft_labels)
         return self
 
     def predict(self, examples):
@@ -117,13 +168,15 @@ class EmbeddingLogisticRegression(Classifier):
     The constructor default stays MiniLM so that configs written before the strong encoder existed
     keep their meaning (and their cached cells); the product's defaults name the encoder explicitly
     (:data:`sentisynth.backends.encoders.DEFAULT_ENCODER`). ``synthetic_weight`` is a generated
-    record's weight in the loss relative to a real one's (:func:`synthetic_sample_weight`).
+    record's weight in the loss relative to a real one's (:func:`synthetic_sample_weight`);
+    ``label_smoothing`` and ``soft_labels`` give generated records soft targets (:func:`soft_target_rows`).
     """
 
     accepts = frozenset({"text", "embedding"})
 
     def __init__(self, encoder: Any = "all-MiniLM-L6-v2", C: float = 1.0, max_iter: int = 2000, class_weight: Any = None,
-                 random_state: int = 0, encoder_prompt: str | None = "auto", synthetic_weight: float = 1.0):
+                 random_state: int = 0, encoder_prompt: str | None = "auto", synthetic_weight: float = 1.0,
+                 label_smoothing: float = 0.0, soft_labels: bool = False):
         self.encoder = encoder
         self.C = C
         self.max_iter = max_iter
@@ -131,6 +184,8 @@ class EmbeddingLogisticRegression(Classifier):
         self.random_state = random_state
         self.encoder_prompt = encoder_prompt
         self.synthetic_weight = synthetic_weight
+        self.label_smoothing = label_smoothing
+        self.soft_labels = soft_labels
 
     def _encoder(self):
         from ..backends.encoders import make_encoder
@@ -146,9 +201,8 @@ class EmbeddingLogisticRegression(Classifier):
         return embed_examples(self._encoder(), examples)
 
     def fit(self, examples):
-        self.model_ = _logreg(self.C, self.max_iter, self.class_weight, self.random_state).fit(
-            self.embed(examples), self._labels(examples), sample_weight=synthetic_sample_weight(examples, self.synthetic_weight)
-        )
+        self.model_ = _fit_lr(_logreg(self.C, self.max_iter, self.class_weight, self.random_state), self.embed(examples),
+                              examples, self._labels(examples), self.synthetic_weight, self.label_smoothing, self.soft_labels)
         return self
 
     def predict(self, examples):

@@ -46,6 +46,10 @@ class Filter:
     def apply(self, records: Sequence[SyntheticExample]) -> tuple[list[SyntheticExample], list[dict[str, Any]]]:
         raise NotImplementedError  # pragma: no cover - abstract
 
+    def fit_report(self) -> dict[str, Any]:
+        """What ``fit`` learned that a reader of the manifest should see (a threshold, a calibration); {} if nothing."""
+        return {}
+
     def _check_fitted(self) -> None:
         if not getattr(self, "fitted_", False):
             raise ConfigError(f"{type(self).__name__} is not fitted; call fit(seed_examples) before apply(records).")
@@ -140,6 +144,8 @@ class FilterChain:
 
     def report(self) -> dict[str, Any]:
         """Per filter: records seen and rejected, in total and per label (for the manifest)."""
+        fitted = {key: f.fit_report() for key, f in zip(getattr(self, "keys_", []), self.filters)}
         return {name: {"seen": sum(c["seen"].values()), "rejected": sum(c["rejected"].values()),
-                       "seen_per_label": dict(c["seen"]), "rejected_per_label": dict(c["rejected"])}
+                       "seen_per_label": dict(c["seen"]), "rejected_per_label": dict(c["rejected"]),
+                       **fitted.get(name, {})}
                 for name, c in getattr(self, "counts_", {}).items()}
