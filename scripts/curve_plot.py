@@ -3,6 +3,8 @@ at every ratio, mean ± std over seeds, against real only and the all-labels cei
 
     python scripts/curve_plot.py runs/grounding/grid-sst2 --augment prefix1k --synthetic-only prefix1k-only \\
         --out docs/figures/curve-sst2-prefix1k.png
+    python scripts/curve_plot.py runs/grounding/grid-sst2-breadth --augment prefix1k broad1k \\
+        --synthetic-only prefix1k-only broad1k-only --classifiers gemma-lr --out docs/figures/curve-sst2-breadth.png
 
 Also prints the curve as a Markdown table (synthetic records on the x axis: ratio x real records).
 """
@@ -17,8 +19,8 @@ from pathlib import Path
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path)
-    ap.add_argument("--augment", required=True, help="the augment condition (real + synthetic)")
-    ap.add_argument("--synthetic-only", help="the synthetic_only condition on the same pool")
+    ap.add_argument("--augment", required=True, nargs="+", help="augment conditions (real + synthetic), one curve each")
+    ap.add_argument("--synthetic-only", nargs="*", default=[], help="synthetic_only conditions on the same pools")
     ap.add_argument("--classifiers", default="", help="comma-separated; default: every classifier in the grid")
     ap.add_argument("--metric", default="macro_f1")
     ap.add_argument("--out", type=Path, help="PNG to write")
@@ -27,7 +29,7 @@ def main() -> None:
     m = args.metric
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
     classifiers = [c for c in args.classifiers.split(",") if c] or list(dict.fromkeys(r["classifier"] for r in rows))
-    conds = [c for c in (args.augment, args.synthetic_only) if c]
+    conds = [*args.augment, *args.synthetic_only]
 
     def cells(ds: str, clf: str, cond: str) -> list[tuple[float, float, float, str]]:
         """(synthetic records, mean, std, paired-p marker) per ratio."""
@@ -66,7 +68,8 @@ def main() -> None:
     for ax, ds in zip(axes[0], datasets):
         for i, clf in enumerate(classifiers):
             color = f"C{i}"
-            for cond, style in zip(conds, ("-o", "--s")):
+            styles = [*("-o", "-^", "-v", "-D")[: len(args.augment)], *("--s", "--x", "--+", "--*")[: len(args.synthetic_only)]]
+            for cond, style in zip(conds, styles):
                 pts = cells(ds, clf, cond)
                 if pts:
                     x, y, s = [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]

@@ -72,6 +72,19 @@ def test_in_process_llamacpp_generates_a_small_real_set(tmp_path):
     assert (tmp_path / "run" / "synthetic.parquet").exists()
 
 
+def test_a_capped_real_tree_grows_subtopics_instead_of_texts_per_subtopic(tmp_path):
+    """--max-sample-per-subtopic 1 with 12 records per label and one source type: the fixed tree (1 x 5 x 2)
+    would write 2 texts per subtopic; the capped one asks the real model for a third subtopic per topic."""
+    cmd, env = _cli(tmp_path / "run", _write_cfg(tmp_path, n_source_type=1, batch_size=16), 24)
+    subprocess.run(cmd + ["--max-sample-per-subtopic", "1"], env=env, check=True, timeout=900, capture_output=True)
+    recs = _check_records(tmp_path / "run" / "synthetic.jsonl", 24)
+    combos = [(r["label"], r["meta"]["topic"], r["meta"]["subtopic"]) for r in recs]
+    assert len(set(combos)) == 24  # one text per (label, topic, subtopic)
+    m = read_json(tmp_path / "run" / "manifest.json")
+    assert m["generator_report"]["tree"]["shape"] == [1, 5, 3, 1]
+    assert m["generator_report"]["stages"]["subtopics"]["calls"] >= 10  # 2 labels x 5 topics, 3 subtopics each
+
+
 def test_kill_9_mid_run_then_rerun_finishes_exactly(tmp_path):
     n = 12
     cfg = _write_cfg(tmp_path)

@@ -47,6 +47,25 @@ def test_plan_shape_products_and_errors():
         plan_shape(10, 1, 1, 1, 1)
 
 
+def test_plan_shape_caps_samples_per_subtopic_by_growing_the_tree():
+    # up to 3 x 5 x 2 x cap records per label the cap changes nothing (the main job's and the 160-record pools' trees)
+    for per_label in (10, 40, 80, 150):
+        assert plan_shape(per_label, max_sample_per_subtopic=5) == plan_shape(per_label)
+    assert plan_shape(640) == (3, 5, 2, 22)  # the fixed tree: ~22 texts per subtopic
+    s, t, u, k = plan_shape(640, max_sample_per_subtopic=5)
+    assert k <= 5 and s * t * u * k >= 640 and (s, t, u) == (3, 10, 5)  # topics grow about twice as fast as subtopics
+    for per_label in (151, 333, 1000, 5000):
+        s, t, u, k = plan_shape(per_label, max_sample_per_subtopic=4)
+        assert k <= 4 and s * t * u * k >= per_label
+    # a dimension the user fixed stays fixed; the free one carries the growth, and with none free the samples grow
+    assert plan_shape(640, n_topic=5, max_sample_per_subtopic=5) == (3, 5, 9, 5)
+    assert plan_shape(640, n_subtopic=2, max_sample_per_subtopic=5) == (3, 22, 2, 5)
+    assert plan_shape(640, n_topic=5, n_subtopic=2, max_sample_per_subtopic=5) == (3, 5, 2, 22)
+    assert plan_shape(100, sample_per_subtopic=4, max_sample_per_subtopic=2) == (3, 5, 2, 4)  # an explicit count wins
+    with pytest.raises(ConfigError, match="max_sample_per_subtopic. parameter of HierarchicalGenerator must be an int >= 1"):
+        plan_shape(640, max_sample_per_subtopic=0)
+
+
 def test_exact_count_balanced_grounded_and_unique(tmp_path):
     gen = _gen(tmp_path).fit([])
     recs = _records(gen, 41)
@@ -69,6 +88,22 @@ def test_explicit_shape_is_records_per_label(tmp_path):
     assert len(combos) == 2 * 2 * 2 * 2  # labels x sources x topics x subtopics, each used
     with pytest.raises(ConfigError, match="explicit shape gives 24"):
         gen.generate(50)
+
+
+def test_a_capped_tree_spreads_a_large_run_over_more_combinations(tmp_path):
+    from collections import Counter
+
+    def per_combo(recs):
+        return Counter((r.label, r.meta["source_type"], r.meta["topic"], r.meta["subtopic"]) for r in recs)
+
+    fixed = per_combo(_records(_gen(tmp_path / "fixed").fit([]), 400))  # 200 per label: the 3 x 5 x 2 tree
+    capped_gen = _gen(tmp_path / "capped", max_sample_per_subtopic=4).fit([])
+    capped_recs = _records(capped_gen, 400)
+    capped = per_combo(capped_recs)
+    assert len(capped_recs) == 400 and len({normalize(r.text) for r in capped_recs}) == 400
+    assert max(fixed.values()) == 7 and len(fixed) <= 60  # 2 labels x 30 combinations at most
+    assert max(capped.values()) <= 4 and len(capped) >= 100
+    assert tuple(capped_gen.report()["tree"]["shape"]) == (3, 6, 3, 4)
 
 
 def test_bad_outputs_are_repaired_or_retried_and_kept(tmp_path):

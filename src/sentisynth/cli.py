@@ -214,6 +214,8 @@ def generate_hierarchical(
     n_topic: Optional[int] = typer.Option(None, help="Explicit shape: topics per source type and label."),
     n_subtopic: Optional[int] = typer.Option(None, help="Explicit shape: subtopics per topic."),
     sample_per_subtopic: Optional[int] = typer.Option(None, help="Explicit shape: examples per subtopic."),
+    max_sample_per_subtopic: Optional[int] = typer.Option(None, help="With -n: at most this many examples per subtopic; "
+                                                          "a larger run gets more topics and subtopics instead."),
     data: Optional[Path] = typer.Option(None, help="Optional seed file: your labeled examples, which the prompts profile and quote "
                                         "with --set grounding=true (style profile, topics from your texts) or style_examples > 0."),
     seed: Optional[int] = typer.Option(None, help="The one seed: every model call's seed derives from it (default: the config's random_state, else 0)."),
@@ -228,7 +230,8 @@ def generate_hierarchical(
     options: dict = _yaml_mapping(config)
     run_on = _executor(executor, ray_address, options)
     flags = dict(instruction=instruction, model=model, backend=backend, n_source_type=n_source_type, n_topic=n_topic,
-                 n_subtopic=n_subtopic, sample_per_subtopic=sample_per_subtopic)
+                 n_subtopic=n_subtopic, sample_per_subtopic=sample_per_subtopic,
+                 max_sample_per_subtopic=max_sample_per_subtopic)
     options.update({k: v for k, v in flags.items() if v is not None})
     if labels:
         options["labels"] = [x.strip() for x in labels.split(",") if x.strip()]

@@ -112,7 +112,8 @@ def stable_seed(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(json.dumps(parts, default=str).encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
-def plan_shape(per_label: int, n_source_type=None, n_topic=None, n_subtopic=None, sample_per_subtopic=None) -> tuple[int, int, int, int]:
+def plan_shape(per_label: int, n_source_type=None, n_topic=None, n_subtopic=None, sample_per_subtopic=None,
+               max_sample_per_subtopic: int | None = None) -> tuple[int, int, int, int]:
     """(sources, topics, subtopics, samples) whose product is at least ``per_label``.
 
     Unset dimensions grow breadth first: up to 3 source types, 5 topics, 2 subtopics, then more
@@ -120,10 +121,28 @@ def plan_shape(per_label: int, n_source_type=None, n_topic=None, n_subtopic=None
     is ~30 tokens, so one sample per call spends most of the time on prompts; on SST-2 dev, 5
     samples per subtopic scored the same as 1 (README, prompt variants) at about a third of the
     time per record, while topics (what the label depends on) moved accuracy.
+
+    ``max_sample_per_subtopic`` caps the samples: past 3 x 5 x 2 x cap records per label, unset topic
+    and subtopic counts grow together (about two topics per subtopic) until the tree has enough
+    combinations. Why: a fixed 30-combination tree asked for 640 records per label writes ~21 texts
+    per subtopic, and on SST-2 the accuracy-vs-records curve of such a pool fell past 320 records,
+    synthetic-only too (docs/studies/grounding.md): the later texts of one long answer are
+    near-paraphrases of the first. ``None`` (the default) keeps the fixed tree: measured, a cap of 5
+    did not hold that curve up (the deeper tree items a 0.5B model fills are worse), and a cap of 2
+    at 160 records scored within the spread of pools made with other generation seeds.
     """
     s = n_source_type or min(3, per_label)
     t = n_topic or min(5, math.ceil(per_label / s))
     u = n_subtopic or min(2, math.ceil(per_label / (s * t)))
+    if max_sample_per_subtopic is not None and not sample_per_subtopic:
+        if not isinstance(max_sample_per_subtopic, int) or isinstance(max_sample_per_subtopic, bool) or max_sample_per_subtopic < 1:
+            raise ConfigError(f"The 'max_sample_per_subtopic' parameter of HierarchicalGenerator must be an int >= 1 or null; "
+                              f"got {max_sample_per_subtopic!r} instead; fix: e.g. 5, or null for the fixed 3 x 5 x 2 tree.")
+        need = math.ceil(per_label / max_sample_per_subtopic)  # combinations the cap asks for
+        if s * t * u < need and not n_topic:  # t ≈ 2u when both are free, else the free one carries it
+            t = max(t, math.ceil(math.sqrt(2 * need / s)) if not n_subtopic else math.ceil(need / (s * u)))
+        if s * t * u < need and not n_subtopic:
+            u = max(u, math.ceil(need / (s * t)))
     k = sample_per_subtopic or max(1, math.ceil(per_label / (s * t * u)))
     if s * t * u * k < per_label:
         raise ConfigError(
@@ -172,6 +191,7 @@ class HierarchicalGenerator(Generator):
         n_topic: int | None = None,
         n_subtopic: int | None = None,
         sample_per_subtopic: int | None = None,
+        max_sample_per_subtopic: int | None = None,
         temperature: float = 0.9,
         top_p: float = 0.95,
         max_tokens: int = 600,
@@ -197,6 +217,7 @@ class HierarchicalGenerator(Generator):
         self.n_topic = n_topic
         self.n_subtopic = n_subtopic
         self.sample_per_subtopic = sample_per_subtopic
+        self.max_sample_per_subtopic = max_sample_per_subtopic
         self.temperature = temperature
         self.top_p = top_p
         self.max_tokens = max_tokens
@@ -462,7 +483,8 @@ class HierarchicalGenerator(Generator):
     # ------------------------------------------------------------------------------ the tree
 
     def _ensure_tree(self, per_label: int) -> None:
-        shape = plan_shape(per_label, self.n_source_type, self.n_topic, self.n_subtopic, self.sample_per_subtopic)
+        shape = plan_shape(per_label, self.n_source_type, self.n_topic, self.n_subtopic, self.sample_per_subtopic,
+                           self.max_sample_per_subtopic)
         if self.tree_.get("shape") and all(a >= b for a, b in zip(self.tree_["shape"], shape)):
             return
         s, t, u, k = shape
