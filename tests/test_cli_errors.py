@@ -147,6 +147,17 @@ def test_model_inside_backend_params_is_a_clear_error(tmp_path):
     assert not out.exists()
 
 
+def test_a_bad_tree_cap_from_set_or_the_flag_is_a_clear_error(tmp_path):
+    out = tmp_path / "run"
+    base = ("generate", "hierarchical", "--instruction", "Classify sentiment.", "--labels", "neg,pos", "-n", "400", "--out", str(out))
+    for extra in (("--set", "max_sample_per_subtopic=0"), ("--max-sample-per-subtopic", "0")):
+        assert_user_error(run_cli(*base, *extra, cwd=tmp_path),
+                          "'max_sample_per_subtopic' parameter of HierarchicalGenerator must be an int >= 1", "got 0 instead")
+        assert not out.exists()
+    assert_user_error(run_cli(*base, "--set", "grounding", cwd=tmp_path), "expected KEY=VALUE")
+    assert not out.exists()
+
+
 # ----------------------------------------------------------------------------------- help and imports
 
 

@@ -219,6 +219,8 @@ def generate_hierarchical(
     data: Optional[Path] = typer.Option(None, help="Optional seed file: your labeled examples, which the prompts profile and quote "
                                         "with --set grounding=true (style profile, topics from your texts) or style_examples > 0."),
     seed: Optional[int] = typer.Option(None, help="The one seed: every model call's seed derives from it (default: the config's random_state, else 0)."),
+    set_: list[str] = typer.Option([], "--set", help="Generator parameter KEY=VALUE (value read as YAML, e.g. grounding=true); "
+                                   "repeatable; wins over --config, the flags above win over it."),
     executor: Optional[str] = typer.Option(None, "--executor", help=EXECUTOR_HELP),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
 ) -> None:
@@ -227,7 +229,7 @@ def generate_hierarchical(
     from .generators.base import make_generator
     from .pipeline import write_generation_run
 
-    options: dict = _yaml_mapping(config)
+    options: dict = {**_yaml_mapping(config), **_set_options(set_)}
     run_on = _executor(executor, ray_address, options)
     flags = dict(instruction=instruction, model=model, backend=backend, n_source_type=n_source_type, n_topic=n_topic,
                  n_subtopic=n_subtopic, sample_per_subtopic=sample_per_subtopic,
