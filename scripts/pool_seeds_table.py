@@ -30,6 +30,13 @@ def main() -> None:
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
     dev = next((d for d in datasets if d.endswith("-dev")), None)
     test = next(d for d in datasets if d != dev)
+    conditions = list(dict.fromkeys(r["condition"] for r in rows))
+
+    def pools_of(lever: str) -> list[str]:
+        """The lever's conditions, generation seed 0 (``<lever>``) first, then ``<lever>-seed<N>`` by N."""
+        pools = [c for c in conditions if re.fullmatch(rf"{re.escape(lever)}(-seed\d+)?", c)]
+        return sorted(pools, key=lambda c: int(c.rsplit("seed", 1)[1]) if "-seed" in c else 0)
+
     for clf in dict.fromkeys(r["classifier"] for r in rows):
         def mean(ds: str, cond: str, ratio: str | None = None) -> float:
             for r in rows:
@@ -46,9 +53,7 @@ def main() -> None:
         print("|---|---|---:|---:|---:|---:|")
         chosen: dict[str, list[float]] = {}
         for lever in args.levers:
-            pools = sorted({r["condition"] for r in rows if re.fullmatch(rf"{re.escape(lever)}(-seed\d+)?", r["condition"])},
-                           key=lambda c: int(c.rsplit("seed", 1)[1]) if "-seed" in c else 0)
-            for cond in pools:
+            for cond in pools_of(lever):
                 if dev:
                     best = max(ratios(cond), key=lambda q: mean(dev, cond, q))
                     dev_delta = f"{mean(dev, cond, best) - mean(dev, 'real'):+.1f}"
@@ -62,10 +67,9 @@ def main() -> None:
               + " | ".join(f"ratio {float(q):g}" for q in ratios(args.levers[0])) + " |")
         print("|---|---:|---:|" + "---:|" * len(ratios(args.levers[0])))
         for lever, scores in chosen.items():
-            pools = [c for c in dict.fromkeys(r["condition"] for r in rows) if re.fullmatch(rf"{re.escape(lever)}(-seed\d+)?", c)]
             per_ratio = []
             for q in ratios(args.levers[0]):
-                vals = [mean(test, c, q) for c in pools]
+                vals = [mean(test, c, q) for c in pools_of(lever)]
                 per_ratio.append(f"{statistics.mean(vals):.1f} ± {statistics.stdev(vals) if len(vals) > 1 else 0:.1f}")
             sd = statistics.stdev(scores) if len(scores) > 1 else 0.0
             print(f"| {lever} | {len(scores)} | {statistics.mean(scores):.1f} ± {sd:.1f} | " + " | ".join(per_ratio) + " |")
