@@ -8,6 +8,7 @@ lever's pools; at each fixed ratio the mean over pools and their spread; and the
 Welch t-test over their pools (few pools: a weak test, said as such).
 
     python scripts/pool_seeds_table.py runs/grounding/grid-sst2-seeds --levers prefix cap2
+    python scripts/pool_seeds_table.py runs/grounding/grid-sst2-echo --levers pool noecho --paired
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def main() -> None:
     ap.add_argument("run", type=Path)
     ap.add_argument("--levers", nargs="+", required=True, help="condition names of generation seed 0")
     ap.add_argument("--metric", default="macro_f1")
+    ap.add_argument("--paired", action="store_true",
+                    help="the two levers' pools are pairs in order (the same pool with and without a change): paired t-test")
     args = ap.parse_args()
     rows = list(csv.DictReader(open(args.run / "summary.csv")))
     m = f"{args.metric}_mean"
@@ -76,9 +79,19 @@ def main() -> None:
         if len(chosen) >= 2:
             (a, xa), (b, xb) = list(chosen.items())[:2]
             diff = statistics.mean(xb) - statistics.mean(xa)
-            p = welch_p(xa, xb)
-            print(f"\n{b} − {a}: {diff:+.2f} points on test at the dev ratios (Welch t-test over {len(xa)} + {len(xb)} pools: "
-                  f"p = {p:.2f})" if p == p else f"\n{b} − {a}: {diff:+.2f} points (too few pools for a test)")
+            p, test_name = (paired_p(xa, xb), f"paired t-test over {len(xa)} pairs of pools") if args.paired else \
+                (welch_p(xa, xb), f"Welch t-test over {len(xa)} + {len(xb)} pools")
+            print(f"\n{b} − {a}: {diff:+.2f} points on test at the dev ratios ({test_name}: p = {p:.2f})" if p == p
+                  else f"\n{b} − {a}: {diff:+.2f} points (too few pools for a test)")
+
+
+def paired_p(a: list[float], b: list[float]) -> float:
+    """Two-sided paired t-test p-value over pairs in order (nan with fewer than two pairs or unequal lengths)."""
+    if len(a) < 2 or len(a) != len(b):
+        return float("nan")
+    from scipy.stats import ttest_rel
+
+    return float(ttest_rel(a, b).pvalue)
 
 
 def welch_p(a: list[float], b: list[float]) -> float:

@@ -143,6 +143,38 @@ def test_seed_copies_are_dropped_and_asked_again(tmp_path):
     assert gen.stats_["topics"]["seed_copies"] >= 2 and len(records) == 8
 
 
+class EchoingPrompt(Recording):
+    """Answers the first examples request of every job with a line of its own prompt first (what Qwen2.5-0.5B did
+    in 6-13 % of an SST-2 pool's records: "They are 2 to 16 words long (typically about 6)…", "The text expresses a
+    negative opinion or feeling.")."""
+
+    def chat(self, request):
+        comp = super().chat(request)
+        user = request.messages[-1]["content"]
+        if "Write 2 different texts" in user:  # the first ask of a job, not the re-ask of one text
+            items = json.loads(comp.text)["items"]
+            card = user.split("Match the real texts of this task: ", 1)[1].split(".", 1)[0]
+            echo = card if "negative" in user.split("Label:", 1)[1].split("\n", 1)[0] else "It expresses a positive opinion or feeling"
+            comp.text = json.dumps({"items": [echo.capitalize() + "."] + items[1:]})
+        return comp
+
+
+def test_examples_that_repeat_their_prompt_are_dropped_and_asked_again(tmp_path):
+    descriptions = {"negative": "The text expresses a negative opinion or feeling.",
+                    "positive": "The text expresses a positive opinion or feeling."}
+    gen = _gen(tmp_path, EchoingPrompt(), grounding=True, style_examples=0, label_descriptions=descriptions)
+    prompts, records = _prompts(gen)
+    assert len(records) == 8 and gen.stats_["examples"]["prompt_echoes"] == 2  # the negative jobs' style-card echoes
+    assert not any("words long" in r.text for r in records)
+    # a record that repeats its own label's description carries that label: kept
+    assert sum("positive opinion or feeling" in r.text for r in records) == 1  # (the second is a duplicate)
+    # five words in a row of the prompt make an echo; a text may share four, or its subtopic's words
+    five = " ".join(gen.style_card_.split(": ", 1)[1].split()[:5]).lower()  # e.g. "they are 8 to 24"
+    assert gen._echoes_prompt("examples", five + " hours late again")
+    assert not gen._echoes_prompt("examples", " ".join(five.split()[:4]) + " hours late again")
+    assert not gen._echoes_prompt("topics", five)
+
+
 def test_topics_that_are_only_copies_are_topped_up_zero_shot(tmp_path):
     gen = _gen(tmp_path, AlwaysCopying(), grounding=True, style_examples=0)
     prompts, records = _prompts(gen)

@@ -106,6 +106,38 @@ def test_a_capped_tree_spreads_a_large_run_over_more_combinations(tmp_path):
     assert tuple(capped_gen.report()["tree"]["shape"]) == (3, 6, 3, 4)
 
 
+def test_shared_topics_give_every_label_the_same_combinations(tmp_path):
+    from collections import Counter
+
+    from sentisynth.records import Example
+
+    class _Recording(FakeBackend):
+        prompts: list[str] = []
+
+        def chat(self, request):
+            self.prompts.append(request.messages[-1]["content"])
+            return super().chat(request)
+
+    seeds = [Example(f"a {lab} seed text number {i}", lab) for lab in ("negative", "positive") for i in range(5)]
+    backend = _Recording()
+    gen = _gen(tmp_path, backend=backend, shared_topics=True, grounding=True).fit(seeds)
+    recs = _records(gen, 60)
+    combos = {lab: Counter((r.meta["source_type"], r.meta["topic"], r.meta["subtopic"]) for r in recs if r.label == lab)
+              for lab in ("negative", "positive")}
+    assert len(recs) == 60 and len({normalize(r.text) for r in recs}) == 60
+    assert combos["negative"] == combos["positive"] and len(combos["negative"]) == 3 * 5 * 2  # one tree for both labels
+    topic_prompts = [p for p in backend.prompts if "List 5 different topics" in p]
+    assert len(topic_prompts) == 3  # once per source type, not per (source type, label)
+    assert all("whatever their label" in p and "Label:" not in p for p in topic_prompts)
+    assert all("a negative seed" in p and "a positive seed" in p for p in topic_prompts)  # grounded in every label's texts
+    sub_prompts = [p for p in backend.prompts if "subtopics" in p]
+    assert len(sub_prompts) == 15 and all("Label:" not in p for p in sub_prompts)
+    # without the option the tree is per label, as before
+    plain = _gen(tmp_path / "plain").fit([])
+    per_label = [r for r in _records(plain, 60)]
+    assert not ({r.meta["topic"] for r in per_label if r.label == "negative"} & {r.meta["topic"] for r in per_label if r.label == "positive"})
+
+
 def test_bad_outputs_are_repaired_or_retried_and_kept(tmp_path):
     gen = _gen(tmp_path, backend=FakeBackend(garbage_every=3, duplicate_every=4)).fit([])
     recs = _records(gen, 30)

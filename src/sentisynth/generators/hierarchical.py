@@ -7,7 +7,8 @@ topic, subtopic, source type) spreads the data over the space of real texts.
 
 Size: either ``n_record_to_generate`` (split evenly over labels) or the explicit shape
 ``n_source_type x n_topic x n_subtopic x sample_per_subtopic``, which is the number of records
-*per label* (topics are asked per label, so every label gets its own tree). With a target count,
+*per label* (topics are asked per label, so every label gets its own tree; with ``shared_topics`` one tree
+per source type serves every label, and each label's texts are written about the same subtopics). With a target count,
 the shape is chosen to favour breadth (more subtopics, few samples each) and the combinations
 are visited in an interleaved order so a truncated plan still covers every source type and topic.
 
@@ -22,6 +23,7 @@ every record carries its label and grounding, so there are no unlabeled or dupli
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import random
@@ -37,9 +39,14 @@ from ..records import Example, LabelSet, SyntheticExample
 from .base import Generator, register_generator
 
 STAGES = ("source_types", "topics", "subtopics", "examples")
+#: Templates of the tree stages when ``shared_topics`` is on (one topic list per source type for every label).
+SHARED_TEMPLATES = {"topics": "topics_shared", "subtopics": "subtopics_shared"}
 #: With grounding, the longest topic accepted from the stage that is shown real texts (the prompt asks
 #: for 1 to 6 words; a longer one is usually a seed sentence the model copied).
 TREE_MAX_WORDS = {"topics": 9}
+#: An example sharing this many consecutive words with its own prompt's instructions repeats them
+#: (:meth:`HierarchicalGenerator._echoes_prompt`); five keep common four-word phrases ("one of the best") usable.
+ECHO_WORDS = 5
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts" / "hierarchical"
 
 
@@ -105,6 +112,12 @@ def _items_from(obj: Any) -> list[str] | None:
 def normalize(text: str) -> str:
     """Key for deduplication: case, punctuation and spacing do not make a text new."""
     return " ".join(text.lower().translate(str.maketrans("", "", string.punctuation)).split())
+
+
+def word_grams(text: str, n: int) -> set[tuple[str, ...]]:
+    """The runs of ``n`` consecutive words of ``text`` after :func:`normalize`."""
+    words = normalize(text).split()
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 def stable_seed(*parts: Any) -> int:
@@ -192,6 +205,7 @@ class HierarchicalGenerator(Generator):
         n_subtopic: int | None = None,
         sample_per_subtopic: int | None = None,
         max_sample_per_subtopic: int | None = None,
+        shared_topics: bool = False,
         temperature: float = 0.9,
         top_p: float = 0.95,
         max_tokens: int = 600,
@@ -218,6 +232,7 @@ class HierarchicalGenerator(Generator):
         self.n_subtopic = n_subtopic
         self.sample_per_subtopic = sample_per_subtopic
         self.max_sample_per_subtopic = max_sample_per_subtopic
+        self.shared_topics = shared_topics
         self.temperature = temperature
         self.top_p = top_p
         self.max_tokens = max_tokens
@@ -254,6 +269,19 @@ class HierarchicalGenerator(Generator):
 
     def fit(self, seed_examples: Sequence[Example] = ()) -> "HierarchicalGenerator":
         """Resolve labels, open the (cached) backend, and build the topic tree when the size is known."""
+        self.fit_prompts(seed_examples)
+        self.backend_ = self._open_backend()
+        self.stats_ = {s: {"calls": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0, "retries": 0,
+                           "retry_causes": {}, "parse_failures": 0, "repairs": 0, "seconds": 0.0} for s in STAGES}
+        self.failures_: list[dict[str, Any]] = []
+        self.tree_: dict[str, Any] = {}
+        if self.n_record_to_generate is not None or self._explicit_shape():
+            self._ensure_tree(self._per_label_target(self.n_record_to_generate))
+        return self
+
+    def fit_prompts(self, seed_examples: Sequence[Example] = ()) -> "HierarchicalGenerator":
+        """The part of :meth:`fit` that needs no model: labels, templates, the seed set's profile and the
+        texts the checks compare answers with (so a script can apply those checks to an earlier pool)."""
         if not self.instruction or not str(self.instruction).strip():
             raise ConfigError("The 'instruction' parameter of HierarchicalGenerator must be a non-empty task description; got an empty one.")
         names = list(self.labels) if self.labels else list(LabelSet.from_labels(e.label for e in seed_examples).names)
@@ -268,14 +296,8 @@ class HierarchicalGenerator(Generator):
         #: the examples stage's grounding (its last instruction); empty without grounding
         self.style_card_ = self.profile_.describe() + "\n" if self.profile_ is not None else ""
         self.seed_keys_ = sorted({f" {k} " for k in (normalize(e.text) for e in seed_examples if e.text) if len(k.split()) >= 3})
-        self.backend_ = self._open_backend()
-        self.stats_ = {s: {"calls": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0, "retries": 0,
-                           "retry_causes": {}, "parse_failures": 0, "repairs": 0, "seconds": 0.0} for s in STAGES}
-        self.failures_: list[dict[str, Any]] = []
-        self.tree_: dict[str, Any] = {}
         self.labels_ = names
-        if self.n_record_to_generate is not None or self._explicit_shape():
-            self._ensure_tree(self._per_label_target(self.n_record_to_generate))
+        self.echo_grams_ = word_grams(" ".join(self.prompt_phrases()), ECHO_WORDS)
         return self
 
     def _profile(self, seed_examples: Sequence[Example]) -> Any:
@@ -290,9 +312,10 @@ class HierarchicalGenerator(Generator):
         profile = profile_texts([e.text for e in seed_examples if e.text])
         return profile if profile.n_texts else None
 
-    def _topic_examples(self, key: str, label: str) -> str:
+    def _topic_examples(self, key: str, label: str | None) -> str:
         """The topic stage's grounding: a sample of the label's real texts (topics drawn from the seed
-        set); empty without grounding, so the prompt is then exactly the zero-shot one (same cache key).
+        set; of every label's, interleaved, for a shared topic list: ``label=None``); empty without
+        grounding, so the prompt is then exactly the zero-shot one (same cache key).
 
         The source-type stage stays zero-shot: shown real texts, Qwen2.5-Coder-0.5B answered with the
         texts themselves or with "website, app, publication" in most of 12 probes (docs/studies/grounding.md).
@@ -302,6 +325,10 @@ class HierarchicalGenerator(Generator):
         from .grounding import sample_block
 
         rng = random.Random(stable_seed(self.random_state, "grounding", "topics", key))
+        if label is None:  # every label's texts, as evenly as the seed set allows
+            lists = [rng.sample(texts, len(texts)) for texts in self.seeds_by_label_.values()]
+            mixed = [x for row in itertools.zip_longest(*lists) for x in row if x is not None]
+            return sample_block(mixed[: self.grounding_examples], self.grounding_examples, rng, "Real texts of this task (a sample):")
         return sample_block(self.seeds_by_label_.get(label, []), self.grounding_examples, rng,
                             f'Real texts with the label "{label}" (a sample):')
 
@@ -315,6 +342,29 @@ class HierarchicalGenerator(Generator):
             return self.max_tokens
         per_text = int(2.5 * self.profile_.words_high) + 20
         return min(self.max_tokens, 30 + n * per_text)
+
+    def prompt_phrases(self) -> list[str]:
+        """The examples prompt's own words that no example should repeat: its fixed instructions (the
+        template with every per-request field left empty), the style profile and the task. They say
+        nothing about a label, so a text that repeats them carries a label at random. A label's
+        description is left out: a record that repeats it ("The question asks for a location: a city,
+        country…" as LOC) carries its own label, and dropping those cost MiniLM 1.3 points on TREC test
+        (docs/studies/grounding.md). Needs only :meth:`fit_prompts` (no model), so a script can check an
+        earlier pool with the same rule (``scripts/drop_prompt_echoes.py``)."""
+        empty = {name: "" for name in ("source_type", "label", "label_description_line", "topic", "subtopic",
+                                       "style_examples", "style_card", "n", "label_list", "label_examples")}
+        return [self.templates_["examples"].safe_substitute(instruction=self.instruction, **empty),
+                self.style_card_, self.instruction]
+
+    def _echoes_prompt(self, stage: str, key: str) -> bool:
+        """An example that repeats :data:`ECHO_WORDS` consecutive words of its prompt's instructions
+        (:meth:`prompt_phrases`): a small model sometimes answers with them instead of a text
+        (Qwen2.5-Coder-0.5B: a *positive* "They are 2 to 16 words long (typically about 6). Some of them
+        use exclamation marks." in SST-2 pools, "5 to 15 words long questions" as NUM in TREC's). Such a
+        record is no text of the task and its label is random. Dropped and asked again (``prompt_echoes``
+        in the generator report); topics and subtopics are not checked (an example may repeat its
+        subtopic's words, which is what it was asked for)."""
+        return stage == "examples" and bool(self.echo_grams_ & word_grams(key, ECHO_WORDS))
 
     def _copies_seed(self, stage: str, item: str, key: str) -> bool:
         """With grounding, a small model shown real texts sometimes answers with them: a "source type"
@@ -332,7 +382,7 @@ class HierarchicalGenerator(Generator):
     def _load_templates(self) -> dict[str, string.Template]:
         folder = Path(self.prompts_dir) if self.prompts_dir else PROMPTS_DIR
         out = {}
-        for name in ("system", *STAGES):
+        for name in ("system", *STAGES, *SHARED_TEMPLATES.values()):
             path = folder / f"{name}.txt"
             if not path.exists():
                 path = PROMPTS_DIR / f"{name}.txt"  # a user's folder may override only some prompts
@@ -357,10 +407,12 @@ class HierarchicalGenerator(Generator):
         desc = (self.label_descriptions or {}).get(label)
         return f" ({desc})" if desc else ""
 
-    def _render(self, stage: str, **fields: Any) -> list[dict[str, str]]:
+    def _render(self, stage: str, template: str | None = None, **fields: Any) -> list[dict[str, str]]:
+        """System and user messages of one request; ``template`` names another template of the stage
+        (the shared-topics tree's)."""
         labels = "\n".join(f"- {lab}{self._description_line(lab)}" for lab in self.labels_)
         system = self.templates_["system"].safe_substitute(instruction=self.instruction)
-        user = self.templates_[stage].safe_substitute(label_list=labels, instruction=self.instruction, **fields)
+        user = self.templates_[template or stage].safe_substitute(label_list=labels, instruction=self.instruction, **fields)
         return [{"role": "system", "content": system.strip()}, {"role": "user", "content": user.strip()}]
 
     def _ask(self, stage: str, jobs: list[dict[str, Any]], exclude: set[str] | None = None,
@@ -429,6 +481,9 @@ class HierarchicalGenerator(Generator):
                         key = normalize(item)
                         if len(key) < 2 or key in seen_local[i] or key in seen_global or len(results[i]) >= jobs[i]["n"]:
                             continue
+                        if self._echoes_prompt(stage, key):
+                            stats["prompt_echoes"] = stats.get("prompt_echoes", 0) + 1
+                            continue
                         if self._copies_seed(stage, item, key):
                             stats["seed_copies"] = stats.get("seed_copies", 0) + 1
                             copied[i] = True
@@ -489,6 +544,9 @@ class HierarchicalGenerator(Generator):
             return
         s, t, u, k = shape
         sources = self._ask("source_types", [{"key": "sources", "n": s}])[0]
+        if self.shared_topics:
+            self.tree_ = {"shape": shape, "source_types": sources, **self._shared_tree(sources, t, u)}
+            return
         topic_jobs = [{"key": f"{src}|{lab}", "n": t, "source_type": src, "label": lab,
                        "label_description_line": self._description_line(lab),
                        "label_examples": self._topic_examples(f"{src}|{lab}", lab)} for src in sources for lab in self.labels_]
@@ -498,6 +556,27 @@ class HierarchicalGenerator(Generator):
                     for src in sources for lab in self.labels_ for top in topics[f"{src}|{lab}"]]
         subtopics = dict(zip([j["key"] for j in sub_jobs], self._filled_subtopics(sub_jobs)))
         self.tree_ = {"shape": shape, "source_types": sources, "topics": topics, "subtopics": subtopics}
+
+    def _shared_tree(self, sources: list[str], t: int, u: int) -> dict[str, dict[str, list[str]]]:
+        """Topics and subtopics asked once per source type for every label (``shared_topics``), stored
+        under every label's keys so that :meth:`combinations` gives each label the same combinations.
+
+        Why: with a topic list per label, the texts of one label are about other things than the texts
+        of another ("Disappointing plot twists" for negative, "Stunning visuals" for positive), so a
+        classifier trained on them can separate the labels by topic, which does not carry over to real
+        texts where every label is written about everything. Written about the same subtopic, the texts of
+        different labels differ in what the label depends on — contrastive pairs, in effect. Not for
+        tasks whose labels *are* topics (intents): there a shared topic contradicts every label but one.
+        """
+        topic_jobs = [{"key": f"{src}|*", "n": t, "source_type": src, "template": SHARED_TEMPLATES["topics"],
+                       "label_examples": self._topic_examples(f"{src}|*", None)} for src in sources]
+        shared = dict(zip(sources, self._grounded_ask("topics", topic_jobs)))
+        sub_jobs = [{"key": f"{src}|*|{top}", "n": u, "source_type": src, "topic": top, "template": SHARED_TEMPLATES["subtopics"]}
+                    for src in sources for top in shared[src]]
+        subs = dict(zip([j["key"] for j in sub_jobs], self._filled_subtopics(sub_jobs)))
+        topics = {f"{src}|{lab}": shared[src] for src in sources for lab in self.labels_}
+        subtopics = {f"{src}|{lab}|{top}": subs[f"{src}|*|{top}"] for src in sources for lab in self.labels_ for top in shared[src]}
+        return {"topics": topics, "subtopics": subtopics}
 
     def _filled_subtopics(self, jobs: list[dict[str, Any]]) -> list[list[str]]:
         """The subtopics of each topic; a topic the model cannot split into ``n`` distinct subtopics
