@@ -21,7 +21,7 @@ pool() {  # pool <dataset> <variant>[@<generation seed>] <n> [extra flags...]
   local out=runs/grounding/pool-$ds-$variant${gseed:+-seed$gseed}
   [ -f "$out/manifest.json" ] && grep -q '"status": "complete"' "$out/manifest.json" && return 0
   local data=()
-  [ "$variant" != zero ] && seed_file "$ds" && data=(--data "runs/grounding/seed-$ds.csv")
+  [[ "$variant" != zero* ]] && seed_file "$ds" && data=(--data "runs/grounding/seed-$ds.csv")
   local cfg=experiments/grounding/pool-$ds-$variant.yaml
   $SS generate hierarchical --config "$cfg" "${data[@]}" -n "$n" --out "$out" "$@"
 }
