@@ -26,7 +26,6 @@ def main() -> None:
     args = ap.parse_args()
     import sentisynth as ss
     from sentisynth.generators.base import make_generator
-    from sentisynth.generators.hierarchical import ECHO_WORDS, word_grams
 
     for pool in args.pools:
         manifest = json.loads((pool / "manifest.json").read_text())
@@ -37,7 +36,7 @@ def main() -> None:
         records = [json.loads(line) for line in (pool / "synthetic.jsonl").read_text().splitlines() if line.strip()]
         kept, dropped = [], []
         for r in records:
-            (dropped if gen.echo_grams_ & word_grams(r["text"], ECHO_WORDS) else kept).append(r)
+            (dropped if gen._echoes_prompt("examples", r["text"]) else kept).append(r)
         out = pool.with_name(pool.name + args.suffix)
         out.mkdir(exist_ok=True)
         (out / "synthetic.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))

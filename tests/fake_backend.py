@@ -49,3 +49,12 @@ class FakeBackend(Backend):
         if self.duplicate_every and self.calls_ % self.duplicate_every == 0 and n > 1:
             items[-1] = items[0]
         return Completion(text=json.dumps({"items": items}), prompt_tokens=len(user.split()), completion_tokens=3 * n)
+
+
+class Recording(FakeBackend):
+    """The fake LLM, keeping every prompt it was asked (and every request)."""
+
+    def chat(self, request):
+        self.prompts = getattr(self, "prompts", []) + [request.messages[-1]["content"]]
+        self.requests = getattr(self, "requests", []) + [request]
+        return super().chat(request)

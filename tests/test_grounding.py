@@ -14,7 +14,7 @@ from sentisynth.generators.grounding import clean_for_prompt, profile_texts, sam
 from sentisynth.generators.hierarchical import PROMPTS_DIR
 from sentisynth.records import Example, LabelSet, SyntheticExample
 
-from .fake_backend import FakeBackend
+from .fake_backend import Recording
 
 TWEETS = {
     "negative": ["@united lost my bag again, 3 hours on hold #fail", "@JetBlue worst delay ever http://t.co/x",
@@ -22,15 +22,6 @@ TWEETS = {
     "positive": ["@JetBlue thanks for the upgrade! #happy", "@united crew was amazing today",
                  "@VirginAmerica best flight of my life!! http://t.co/y", "@SouthwestAir love the free snacks"],
 }
-
-
-class Recording(FakeBackend):
-    """The fake LLM, keeping every prompt it was asked (and every request)."""
-
-    def chat(self, request):
-        self.prompts = getattr(self, "prompts", []) + [request.messages[-1]["content"]]
-        self.requests = getattr(self, "requests", []) + [request]
-        return super().chat(request)
 
 
 class Copying(Recording):
@@ -145,8 +136,8 @@ def test_seed_copies_are_dropped_and_asked_again(tmp_path):
 
 class EchoingPrompt(Recording):
     """Answers the first examples request of every job with a line of its own prompt first (what Qwen2.5-0.5B did
-    in 6-13 % of an SST-2 pool's records: "They are 2 to 16 words long (typically about 6)…", "The text expresses a
-    negative opinion or feeling.")."""
+    in 2-8 % of a pool's records: "They are 2 to 16 words long (typically about 6)…"), or, for the positive label, with
+    words of its label's description ("It expresses a positive opinion or feeling.", which the check keeps)."""
 
     def chat(self, request):
         comp = super().chat(request)

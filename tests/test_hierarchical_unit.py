@@ -14,7 +14,7 @@ from sentisynth.pipeline import write_generation_run
 from sentisynth.progress import Progress
 from sentisynth.store import read_json
 
-from .fake_backend import FakeBackend, crashing
+from .fake_backend import FakeBackend, Recording, crashing
 
 
 def _gen(tmp_path, backend=None, **kw):
@@ -111,15 +111,8 @@ def test_shared_topics_give_every_label_the_same_combinations(tmp_path):
 
     from sentisynth.records import Example
 
-    class _Recording(FakeBackend):
-        prompts: list[str] = []
-
-        def chat(self, request):
-            self.prompts.append(request.messages[-1]["content"])
-            return super().chat(request)
-
     seeds = [Example(f"a {lab} seed text number {i}", lab) for lab in ("negative", "positive") for i in range(5)]
-    backend = _Recording()
+    backend = Recording()
     gen = _gen(tmp_path, backend=backend, shared_topics=True, grounding=True).fit(seeds)
     recs = _records(gen, 60)
     combos = {lab: Counter((r.meta["source_type"], r.meta["topic"], r.meta["subtopic"]) for r in recs if r.label == lab)
